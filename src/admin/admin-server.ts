@@ -1,0 +1,46 @@
+import http from 'node:http';
+import net from 'node:net';
+import type { Metrics } from '../metrics/registry.js';
+
+export interface Readiness {
+  draining(): boolean;
+  upstream: URL;
+}
+
+/** TCP connect to the upstream, at most once per second (probes are frequent, the answer changes slowly). */
+function upstreamProbe(url: URL): () => Promise<string | undefined> {
+  let last = 0;
+  let result: string | undefined = 'not checked yet';
+  return async () => {
+    if (Date.now() - last < 1000) return result;
+    last = Date.now();
+    const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+    result = await new Promise<string | undefined>((resolve) => {
+      const s = net.connect({ host: url.hostname.replace(/^\[|\]$/g, ''), port, timeout: 2000 });
+      s.once('connect', () => { s.destroy(); resolve(undefined); });
+      s.once('timeout', () => { s.destroy(); resolve('upstream connect timed out'); });
+      s.once('error', (e: NodeJS.ErrnoException) => resolve(`upstream unreachable: ${e.code ?? e.message}`));
+    });
+    return result;
+  };
+}
+
+/** /metrics, /healthz (process), /readyz (upstream reachable, not draining). Never serves data. */
+export function createAdminServer(metrics: Metrics, readiness: Readiness): http.Server {
+  const probe = upstreamProbe(readiness.upstream);
+  return http.createServer(async (req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') { res.writeHead(405).end(); return; }
+    if (path === '/metrics') {
+      const body = await metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body);
+    } else if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    } else if (path === '/readyz') {
+      const problem = readiness.draining() ? 'draining' : await probe();
+      res.writeHead(problem ? 503 : 200, { 'content-type': 'text/plain' }).end(problem ? `not ready: ${problem}\n` : 'ready\n');
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    }
+  });
+}

@@ -1,0 +1,73 @@
+/**
+ * THE configuration schema: the single source of every setting's name, type, default, flag,
+ * environment variable and documentation. The loader, `config check`, `--help` and the README's
+ * configuration table (`ssec-gateway config docs`) are all derived from this list.
+ */
+export type SettingType = 'string' | 'int' | 'bool' | 'enum' | 'list' | 'url' | 'file' | 'secret';
+
+export interface Setting {
+  /** dotted path in the YAML file, e.g. `upstream.url` */
+  path: string;
+  type: SettingType;
+  doc: string;
+  default?: string | number | boolean | string[];
+  /** command-line flag (without leading dashes) */
+  flag?: string;
+  values?: readonly string[];
+  min?: number;
+  max?: number;
+}
+
+export const SETTINGS = [
+  // upstream
+  { path: 'upstream.url', type: 'url', default: 'http://127.0.0.1:7480', flag: 'upstream', doc: 'S3 endpoint the gateway forwards to (http or https). Path, if any, is ignored.' },
+  { path: 'upstream.region', type: 'string', default: 'us-east-1', flag: 'upstream-region', doc: 'Region of the upstream (used in SigV4 scopes when the gateway signs).' },
+  { path: 'upstream.ca', type: 'file', flag: 'upstream-ca', doc: 'PEM file of CA certificates to trust for an https upstream (in addition to the system store).' },
+  { path: 'upstream.timeoutMs', type: 'int', default: 120000, min: 1000, flag: 'upstream-timeout-ms', doc: 'Time to wait for the upstream response headers before answering 504.' },
+  { path: 'upstream.maxSockets', type: 'int', default: 256, min: 1, flag: 'upstream-max-sockets', doc: 'Keep-alive connections to the upstream, at most.' },
+  // listeners
+  { path: 'listen.host', type: 'string', default: '127.0.0.1', flag: 'host', doc: 'Bind address of the data listeners (HTTPS and plaintext).' },
+  { path: 'listen.httpsPort', type: 'int', default: 8443, min: 0, max: 65535, flag: 'https-port', doc: 'HTTPS listener (HTTP/2 and HTTP/1.1 over TLS). 0 picks a free port.' },
+  { path: 'listen.httpPort', type: 'int', min: 0, max: 65535, flag: 'http-port', doc: 'Plaintext HTTP/1.1 listener; off unless set. SSE-C requests on it are refused and their keys treated as exposed.' },
+  { path: 'listen.adminHost', type: 'string', default: '127.0.0.1', flag: 'admin-host', doc: 'Bind address of the admin listener (/metrics, /healthz, /readyz).' },
+  { path: 'listen.adminPort', type: 'int', default: 9464, min: 0, max: 65535, flag: 'admin-port', doc: 'Admin listener port (plain HTTP; never serves data). 0 picks a free port.' },
+  // TLS
+  { path: 'tls.cert', type: 'file', flag: 'tls-cert', doc: 'PEM certificate chain of the HTTPS listener. Without cert and key a self-signed pair is created and kept in `stateDir`.' },
+  { path: 'tls.key', type: 'file', flag: 'tls-key', doc: 'PEM private key of the HTTPS listener.' },
+  { path: 'tls.minVersion', type: 'enum', values: ['TLSv1.2', 'TLSv1.3'], default: 'TLSv1.2', flag: 'tls-min-version', doc: 'Lowest TLS version accepted.' },
+  // plaintext policy
+  { path: 'plaintext.mode', type: 'enum', values: ['forward', 'refuse'], default: 'forward', flag: 'plaintext-mode', doc: '`forward`: requests without SSE-C headers are forwarded; `refuse`: every request on the plaintext listener gets 403.' },
+  // S3 addressing
+  { path: 's3.baseDomains', type: 'list', default: [], flag: 'base-domain', doc: 'Domains for virtual-hosted-style requests (`bucket.BASE`); comma-separated. Other hosts are path-style.' },
+  // auth
+  { path: 'auth.mode', type: 'enum', values: ['passthrough'], default: 'passthrough', flag: 'auth-mode', doc: '`passthrough`: the client\'s SigV4 signature is forwarded untouched and checked by the upstream.' },
+  // fingerprints
+  { path: 'fingerprint.secret', type: 'secret', flag: 'fingerprint-secret', doc: 'HMAC secret for key fingerprints: a value, `env:NAME` or `file:/path`. Without one, a random secret is created and kept in `stateDir` (with a warning).' },
+  // process
+  { path: 'stateDir', type: 'string', default: '~/.local/state/ssec-gateway', flag: 'state-dir', doc: 'Where the gateway keeps what it creates itself (self-signed certificate, fingerprint secret).' },
+  { path: 'log.level', type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', flag: 'log-level', doc: 'Log level (JSON lines on stdout).' },
+  { path: 'shutdown.graceMs', type: 'int', default: 10000, min: 0, flag: 'shutdown-grace-ms', doc: 'On SIGTERM, time given to in-flight requests before connections are closed.' },
+] as const satisfies readonly Setting[];
+
+export type SettingPath = (typeof SETTINGS)[number]['path'];
+
+/** `upstream.httpsPort` → `SSEC_GATEWAY_UPSTREAM_HTTPS_PORT` */
+export function envName(path: string): string {
+  return 'SSEC_GATEWAY_' + path.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/\./g, '_').toUpperCase();
+}
+
+export function defaultText(s: Setting): string {
+  if (s.default === undefined) return '(unset)';
+  if (Array.isArray(s.default)) return s.default.length ? s.default.join(',') : '(none)';
+  return String(s.default);
+}
+
+/** The README's configuration table, generated from SETTINGS. */
+export function settingsMarkdown(): string {
+  const rows = ['| setting (YAML) | flag | environment | default | description |', '|---|---|---|---|---|'];
+  for (const s of SETTINGS as readonly Setting[]) {
+    const values = s.values ? ` One of: ${s.values.map((v) => '`' + v + '`').join(', ')}.` : '';
+    rows.push(`| \`${s.path}\` | ${s.flag ? '`--' + s.flag + '`' : ''} | \`${envName(s.path)}\` | \`${defaultText(s)}\` | ${s.doc}${values} |`);
+  }
+  return rows.join('\n');
+}

@@ -1,0 +1,79 @@
+/**
+ * THE error table: every error the gateway answers with, as S3 answers it.
+ * Messages follow AWS S3 (sse-c-reference.md Part A §3, AWS column) so that every SDK parses them;
+ * `upstreamMessages` fills RGW's empty <Message/> bodies from the same source.
+ * The README's error table is generated from this file (`ssec-gateway docs errors`).
+ */
+export const SSEC_PREFIX = 'Requests specifying Server Side Encryption with Customer provided keys must';
+
+export const ERRORS = {
+  // --- SSE-C transport ---
+  PlaintextSseC: { status: 400, code: 'InvalidRequest', message: `${SSEC_PREFIX} be made over a secure connection.`, when: 'any SSE-C or copy-source SSE-C header on the plaintext listener (the key is then treated as exposed)' },
+  PlaintextPostObject: { status: 400, code: 'InvalidRequest', message: 'POST Object uploads must be made over a secure connection: their form fields may carry Server Side Encryption with Customer provided keys.', when: 'a browser-form POST Object on the plaintext listener' },
+  PlaintextClosed: { status: 403, code: 'AccessDenied', message: 'This endpoint accepts requests over HTTPS only.', when: 'any request on the plaintext listener when `plaintext.mode` is `refuse`' },
+  // --- SSE-C triplet validation, in the order it is checked (§7 rule 3) ---
+  SseCMissingAlgorithm: { status: 400, code: 'InvalidArgument', message: `${SSEC_PREFIX} provide a valid encryption algorithm.`, when: 'key or key-MD5 sent without the algorithm' },
+  SseCInvalidAlgorithm: { status: 400, code: 'InvalidEncryptionAlgorithmError', message: 'The Encryption request you specified is not valid. Supported value: AES256.', when: 'algorithm other than AES256' },
+  SseCMissingKey: { status: 400, code: 'InvalidArgument', message: `${SSEC_PREFIX} provide an appropriate secret key.`, when: 'algorithm sent without a key' },
+  SseCMissingKeyMd5: { status: 400, code: 'InvalidArgument', message: `${SSEC_PREFIX} provide the client calculated MD5 of the secret key.`, when: 'algorithm and key sent without the key MD5' },
+  SseCInvalidKey: { status: 400, code: 'InvalidArgument', message: 'The secret key was invalid for the specified algorithm.', when: 'key is not strict base64 of exactly 32 bytes' },
+  SseCKeyMd5Mismatch: { status: 400, code: 'InvalidArgument', message: 'The calculated MD5 hash of the key did not match the hash that was provided.', when: 'key-MD5 is not base64(MD5(raw key))' },
+  SseCIncompatible: { status: 400, code: 'InvalidArgument', message: 'Server Side Encryption with Customer provided key is incompatible with the encryption method specified', when: 'SSE-C together with x-amz-server-side-encryption or a KMS key id on a write' },
+  SseHeaderOnRead: { status: 400, code: 'InvalidArgument', message: 'x-amz-server-side-encryption header is not supported for this operation.', when: 'x-amz-server-side-encryption (or its KMS headers) on GET/HEAD' },
+  // --- request shape ---
+  InvalidBucketName: { status: 400, code: 'InvalidBucketName', message: 'The specified bucket is not valid.', when: 'a bucket name S3 would not accept' },
+  InvalidURI: { status: 400, code: 'InvalidURI', message: "Couldn't parse the specified URI.", when: 'a path that is not valid percent-encoding' },
+  MethodNotAllowed: { status: 405, code: 'MethodNotAllowed', message: 'The specified method is not allowed against this resource.', when: 'a method S3 has no operation for' },
+  // --- upstream ---
+  UpstreamUnreachable: { status: 503, code: 'ServiceUnavailable', message: 'The gateway could not reach the storage service. Please try again.', when: 'connection to the upstream refused, reset or failed before a response' },
+  UpstreamTimeout: { status: 504, code: 'GatewayTimeout', message: 'The storage service did not answer in time. Please try again.', when: 'no upstream response within `upstream.timeoutMs`' },
+  ClientTimeout: { status: 400, code: 'RequestTimeout', message: 'Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.', when: 'the client stopped sending the body' },
+  Internal: { status: 500, code: 'InternalError', message: 'We encountered an internal error. Please try again.', when: 'a bug in the gateway; the log line carries the reason' },
+} as const satisfies Record<string, { status: number; code: string; message: string; when: string }>;
+
+export type ErrorName = keyof typeof ERRORS;
+
+/**
+ * Standard S3 messages by Code, used to fill upstream error bodies whose <Message/> is empty
+ * (RGW 16 leaves it empty for InvalidRequest, NotImplemented, NoSuchKey, SignatureDoesNotMatch, …;
+ * aws-cli 1.45 then crashes with "argument of type 'NoneType' is not iterable").
+ */
+export const UPSTREAM_MESSAGES: Record<string, string> = {
+  AccessDenied: 'Access Denied',
+  BadDigest: 'The Content-MD5 you specified did not match what we received.',
+  BucketAlreadyExists: 'The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.',
+  BucketAlreadyOwnedByYou: 'Your previous request to create the named bucket succeeded and you already own it.',
+  BucketNotEmpty: 'The bucket you tried to delete is not empty',
+  EntityTooLarge: 'Your proposed upload exceeds the maximum allowed object size.',
+  EntityTooSmall: 'Your proposed upload is smaller than the minimum allowed object size.',
+  IncompleteBody: 'You did not provide the number of bytes specified by the Content-Length HTTP header.',
+  InternalError: 'We encountered an internal error. Please try again.',
+  InvalidAccessKeyId: 'The AWS Access Key Id you provided does not exist in our records.',
+  InvalidArgument: 'Invalid Argument',
+  InvalidBucketName: 'The specified bucket is not valid.',
+  InvalidDigest: 'The Content-MD5 you specified is not valid.',
+  InvalidEncryptionAlgorithmError: 'The Encryption request you specified is not valid. Supported value: AES256.',
+  InvalidPart: 'One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part\'s entity tag.',
+  InvalidPartOrder: 'The list of parts was not in ascending order. The parts list must be specified in order by part number.',
+  InvalidRange: 'The requested range is not satisfiable',
+  InvalidRequest: 'Invalid Request',
+  InvalidStorageClass: 'The storage class you specified is not valid.',
+  KeyTooLongError: 'Your key is too long.',
+  MalformedXML: 'The XML you provided was not well-formed or did not validate against our published schema.',
+  MethodNotAllowed: 'The specified method is not allowed against this resource.',
+  MissingContentLength: 'You must provide the Content-Length HTTP header.',
+  NoSuchBucket: 'The specified bucket does not exist',
+  NoSuchKey: 'The specified key does not exist.',
+  NoSuchUpload: 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
+  NoSuchVersion: 'The specified version does not exist.',
+  NotImplemented: 'A header you provided implies functionality that is not implemented.',
+  PreconditionFailed: 'At least one of the pre-conditions you specified did not hold',
+  QuotaExceeded: 'Quota exceeded.',
+  RequestTimeTooSkewed: "The difference between the request time and the server's time is too large.",
+  RequestTimeout: 'Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.',
+  ServiceUnavailable: 'Please reduce your request rate.',
+  SignatureDoesNotMatch: 'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
+  SlowDown: 'Please reduce your request rate.',
+  TooManyBuckets: 'You have attempted to create more buckets than allowed.',
+  XAmzContentSHA256Mismatch: "The provided 'x-amz-content-sha256' header does not match what was computed.",
+};

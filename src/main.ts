@@ -1,0 +1,65 @@
+/**
+ * Process entry: `ssec-gateway serve | config check | config docs | docs errors`.
+ */
+import { readFileSync } from 'node:fs';
+import { ConfigError, loadConfig, parseArgs, redactedYaml, type GatewayConfig } from './config/load.js';
+import { settingsMarkdown } from './config/schema.js';
+import { errorsMarkdown } from './errors/markdown.js';
+import { createGateway } from './gateway.js';
+import { CONFIG_CHECK_HELP, MAIN_HELP, SERVE_HELP } from './cli/help.js';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function load(argv: string[]): GatewayConfig {
+  const args = parseArgs(argv, ['help']);
+  if (args.problems.length) throw new ConfigError(args.problems);
+  if (args.positional.length) throw new ConfigError([`unexpected argument(s): ${args.positional.join(' ')}`]);
+  return loadConfig({ flags: args.flags, configFile: args.flags.get('config')?.at(-1) });
+}
+
+export async function main(argv: string[]): Promise<number | undefined> {
+  const [cmd, sub] = argv;
+  const wantsHelp = argv.includes('--help') || argv.includes('-h');
+  try {
+    if (cmd === '--version' || cmd === 'version') { console.log(version()); return 0; }
+    if (cmd === 'serve') {
+      if (wantsHelp) { process.stdout.write(SERVE_HELP()); return 0; }
+      return await serve(load(argv.slice(1)));
+    }
+    if (cmd === 'config' && sub === 'check') {
+      if (wantsHelp) { process.stdout.write(CONFIG_CHECK_HELP()); return 0; }
+      process.stdout.write(redactedYaml(load(argv.slice(2))));
+      return 0;
+    }
+    if (cmd === 'config' && sub === 'docs') { console.log(settingsMarkdown()); return 0; }
+    if (cmd === 'docs' && sub === 'errors') { console.log(errorsMarkdown()); return 0; }
+    if (!cmd || wantsHelp || cmd === 'help') { process.stdout.write(MAIN_HELP); return cmd ? 0 : 2; }
+    process.stderr.write(`ssec-gateway: unknown command "${argv.join(' ')}"\n\n${MAIN_HELP}`);
+    return 2;
+  } catch (e) {
+    if (e instanceof ConfigError) { process.stderr.write(`ssec-gateway: ${e.message}\n`); return 2; }
+    throw e;
+  }
+}
+
+async function serve(config: GatewayConfig): Promise<undefined> {
+  const gw = createGateway(config);
+  const addrs = await gw.listen();
+  const host = addrs.https.family === 'IPv6' ? `[${addrs.https.address}]` : addrs.https.address;
+  process.stderr.write(`ssec-gateway ${version()}: https://${host}:${addrs.https.port} → ${config.upstream.url}` +
+    (addrs.http ? `; plaintext http on port ${addrs.http.port}` : '') + `; admin http://${config.listen.adminHost}:${addrs.admin.port}/metrics` +
+    (gw.selfSignedCert ? `\n  self-signed certificate: ${gw.selfSignedCert} (e.g. AWS_CA_BUNDLE=${gw.selfSignedCert})` : '') + '\n');
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    gw.log.info({ signal }, 'shutting down');
+    void gw.close().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  return undefined;
+}

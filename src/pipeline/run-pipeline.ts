@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto';
+import type { Http2ServerRequest } from 'node:http2';
+import type { Logger } from '../logging/logger.js';
+import { redactUrl } from '../logging/logger.js';
+import type { Metrics } from '../metrics/registry.js';
+import { statusClass } from '../metrics/registry.js';
+import { forward } from '../upstream/forward.js';
+import type { Upstream } from '../upstream/upstream.js';
+import type { ClientRequest, ClientResponse, Headers, RequestContext, Stage } from './context.js';
+import { asGatewayError, respondError } from './respond-error.js';
+
+export interface Handler {
+  (req: ClientRequest, res: ClientResponse, expectContinue?: boolean): void;
+}
+
+function requestHeaders(req: ClientRequest, h2: boolean): Headers {
+  if (!h2) return req.headers as Headers;
+  const out: Headers = {};
+  for (const [k, v] of Object.entries(req.headers)) if (k[0] !== ':') out[k] = v as string | string[] | undefined;
+  return out;
+}
+
+/** S3-style request id: 16 upper-case hex digits. */
+function requestId(): string {
+  return randomBytes(8).toString('hex').toUpperCase();
+}
+
+/** Runs the stages, then the forwarder, then writes one log line and the request metrics. */
+export function createHandler(listener: 'https' | 'http', stages: readonly Stage[], upstream: Upstream, metrics: Metrics, log: Logger): Handler {
+  return (req, res, expectContinue = false) => {
+    const h2 = req.httpVersionMajor === 2;
+    const headers = requestHeaders(req, h2);
+    const ctx: RequestContext = {
+      id: requestId(), listener, protocol: h2 ? 'h2' : 'h1', req, res,
+      method: req.method ?? 'GET',
+      authority: (h2 ? (req as Http2ServerRequest).authority : req.headers.host) ?? '',
+      headers, remoteAddress: req.socket?.remoteAddress ?? '', startedAt: process.hrtime.bigint(), expectContinue,
+      operation: 'Unknown', upstreamHeaders: {}, bytesIn: 0, bytesOut: 0,
+    };
+    metrics.inFlight.inc({ listener });
+    res.once('close', () => finish(ctx, metrics, log));
+    void run(ctx, stages, upstream, metrics);
+  };
+}
+
+async function run(ctx: RequestContext, stages: readonly Stage[], upstream: Upstream, metrics: Metrics): Promise<void> {
+  try {
+    for (const stage of stages) await stage.run(ctx);
+  } catch (e) {
+    const err = asGatewayError(e);
+    if (err.error === 'Internal') ctx.failure = `internal: ${(e as Error)?.stack ?? e}`;
+    respondError(ctx, err);
+    return;
+  }
+  try {
+    await forward(ctx, upstream, metrics);
+  } catch (e) {
+    ctx.failure = `internal: ${(e as Error)?.stack ?? e}`;
+    respondError(ctx, asGatewayError(e));
+  }
+}
+
+function finish(ctx: RequestContext, metrics: Metrics, log: Logger): void {
+  const seconds = Number(process.hrtime.bigint() - ctx.startedAt) / 1e9;
+  const status = ctx.res.statusCode;
+  metrics.inFlight.dec({ listener: ctx.listener });
+  metrics.requestDuration.observe({ operation: ctx.operation, method: ctx.method, status_class: statusClass(status), protocol: ctx.protocol }, seconds);
+  if (ctx.bytesIn) metrics.requestBytes.inc({ operation: ctx.operation }, ctx.bytesIn);
+  if (ctx.bytesOut) metrics.responseBytes.inc({ operation: ctx.operation }, ctx.bytesOut);
+  if (ctx.sseCOutcome) metrics.sseC.inc({ outcome: ctx.sseCOutcome });
+  const line = {
+    id: ctx.id, listener: ctx.listener, proto: ctx.protocol, client: ctx.remoteAddress, method: ctx.method,
+    url: redactUrl(ctx.req.url ?? ''), op: ctx.operation, bucket: ctx.target?.bucket, status,
+    bytesIn: ctx.bytesIn, bytesOut: ctx.bytesOut, ms: Math.round(seconds * 1e4) / 10,
+    sseC: ctx.sseCOutcome, upstreamId: ctx.upstreamRequestId, failure: ctx.failure,
+    aborted: !ctx.res.writableFinished || undefined,
+  };
+  if (status >= 500 || (ctx.failure && ctx.failure.startsWith('internal'))) log.error(line, 'request');
+  else log.info(line, 'request');
+}

@@ -1,0 +1,29 @@
+import { FORWARDING_HEADERS, HOP_BY_HOP } from '../../s3/headers.js';
+import type { Stage } from '../context.js';
+
+/**
+ * Headers for the upstream: the client's headers minus hop-by-hop ones and any forwarding claims
+ * the client made, plus our own `X-Forwarded-Proto: https` / `Forwarded: proto=https` — what RGW's
+ * `rgw trust forwarded https` needs to treat the request as TLS. The client's Host (HTTP/2:
+ * :authority) is kept verbatim, because in passthrough the client signed it.
+ */
+export function forwardingHeaders(): Stage {
+  return {
+    name: 'forwarding_headers',
+    run(ctx) {
+      const out = ctx.upstreamHeaders;
+      for (const [name, value] of Object.entries(ctx.headers)) {
+        if (value === undefined || HOP_BY_HOP.has(name) || (FORWARDING_HEADERS as readonly string[]).includes(name)) continue;
+        out[name] = value;
+      }
+      out.host = ctx.authority;
+      if (ctx.listener === 'https') {
+        out['x-forwarded-proto'] = 'https';
+        out.forwarded = 'proto=https';
+      } else {
+        out['x-forwarded-proto'] = 'http';
+      }
+      out['x-forwarded-for'] = ctx.remoteAddress;
+    },
+  };
+}

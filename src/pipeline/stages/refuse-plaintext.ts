@@ -1,0 +1,34 @@
+import { GatewayError } from '../../errors/gateway-error.js';
+import { COPY_SSEC, SSEC, hasSseCHeader } from '../../s3/headers.js';
+import type { KeyEvents } from '../../events/key-events.js';
+import type { Stage } from '../context.js';
+
+/**
+ * Plaintext listener only, and first: decided on header presence before anything is parsed or
+ * read (like MinIO; AWS: "Amazon S3 rejects any requests made over HTTP when using SSE-C"). The key
+ * that crossed the network in clear is reported as exposed, so its owner rotates it.
+ */
+export function refusePlaintext(mode: 'forward' | 'refuse', events: KeyEvents): Stage {
+  return {
+    name: 'refuse_plaintext',
+    run(ctx) {
+      if (ctx.listener !== 'http') return;
+      if (hasSseCHeader(ctx.headers)) {
+        for (const name of [SSEC.key, COPY_SSEC.key]) {
+          const v = ctx.headers[name];
+          if (typeof v === 'string' && v.trim() !== '') {
+            events.exposed({ keyHeaderValue: v, header: name, client: ctx.remoteAddress, listener: ctx.listener, requestId: ctx.id });
+          }
+        }
+        ctx.sseCOutcome = 'rejected_plaintext';
+        throw new GatewayError('PlaintextSseC');
+      }
+      if (ctx.method === 'POST' && /multipart\/form-data/i.test(String(ctx.headers['content-type'] ?? ''))) {
+        // POST Object carries the triplet as form fields inside the body, which is never read here.
+        ctx.sseCOutcome = 'rejected_plaintext';
+        throw new GatewayError('PlaintextPostObject');
+      }
+      if (mode === 'refuse') throw new GatewayError('PlaintextClosed');
+    },
+  };
+}

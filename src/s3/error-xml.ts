@@ -1,0 +1,27 @@
+/** S3 error bodies: `<Error><Code/><Message/>…<RequestId/></Error>`, and reading upstream ones. */
+function esc(s: string): string {
+  return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
+}
+
+export function errorXml(fields: { code: string; message: string; requestId: string; resource?: string; argumentName?: string }): string {
+  let x = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${esc(fields.code)}</Code><Message>${esc(fields.message)}</Message>`;
+  if (fields.argumentName) x += `<ArgumentName>${esc(fields.argumentName)}</ArgumentName>`;
+  if (fields.resource) x += `<Resource>${esc(fields.resource)}</Resource>`;
+  x += `<RequestId>${esc(fields.requestId)}</RequestId></Error>`;
+  return x;
+}
+
+/** Code and Message of an upstream error body; `message` is '' when the element is empty or missing. */
+export function readErrorXml(body: string): { code?: string; message: string } {
+  const code = /<Code>([^<]*)<\/Code>/.exec(body)?.[1];
+  const message = /<Message>([^<]*)<\/Message>/.exec(body)?.[1] ?? '';
+  return { code, message: message.trim() };
+}
+
+/** Puts `message` into an upstream error body whose Message is empty or absent, keeping everything else. */
+export function fillMessage(body: string, message: string): string {
+  const m = esc(message);
+  if (/<Message\s*\/>/.test(body)) return body.replace(/<Message\s*\/>/, `<Message>${m}</Message>`);
+  if (/<Message>\s*<\/Message>/.test(body)) return body.replace(/<Message>\s*<\/Message>/, `<Message>${m}</Message>`);
+  return body.replace(/(<Code>[^<]*<\/Code>)/, `$1<Message>${m}</Message>`);
+}
