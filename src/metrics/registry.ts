@@ -32,6 +32,19 @@ export function createMetrics() {
     keyExposures: new Counter({ name: 'ssec_gateway_key_exposures_total', help: 'SSE-C keys seen on the plaintext listener (each must be rotated).', registers: [registry] }),
     upstreamErrors: new Counter({ name: 'ssec_gateway_upstream_errors_total', help: 'Upstream failures by kind: unreachable, timeout, truncated.', labelNames: ['kind'] as const, registers: [registry] }),
     upstreamMessagesFilled: new Counter({ name: 'ssec_gateway_upstream_error_messages_filled_total', help: 'Upstream error bodies whose empty <Message/> was filled in.', labelNames: ['code'] as const, registers: [registry] }),
+    // authentication (auth.mode sigv4 / none)
+    authFailures: new Counter({ name: 'ssec_gateway_auth_failures_total', help: 'Client authentication failures by reason (S3 error code).', labelNames: ['reason'] as const, registers: [registry] }),
+    sigv4Duration: new Histogram({
+      name: 'ssec_gateway_sigv4_duration_seconds', help: 'CPU time of SigV4 work per request: verify (client) and sign (upstream).',
+      labelNames: ['op'] as const, buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01], registers: [registry],
+    }),
+    // key fingerprints
+    keyAlerts: new Counter({ name: 'ssec_gateway_key_alerts_total', help: 'Key alerts raised: exposed, rotation_due, retired_used.', labelNames: ['kind'] as const, registers: [registry] }),
+    keys: new Gauge({ name: 'ssec_gateway_keys', help: 'Known key fingerprints by status (active, retired, compromised).', labelNames: ['status'] as const, registers: [registry] }),
+    keysOverdue: new Gauge({ name: 'ssec_gateway_keys_overdue', help: 'Active keys past the rotation policy (age, objects or bytes).', registers: [registry] }),
+    storeUp: new Gauge({ name: 'ssec_gateway_fingerprint_store_up', help: '1 when the fingerprint store (Redis) answers, 0 when not.', registers: [registry] }),
+    storeQueueDepth: new Gauge({ name: 'ssec_gateway_fingerprint_queue_depth', help: 'Fingerprint events waiting to be written to the store.', registers: [registry] }),
+    storeDropped: new Counter({ name: 'ssec_gateway_fingerprint_events_dropped_total', help: 'Fingerprint events dropped because the queue was full (store down too long).', registers: [registry] }),
   };
   return m;
 }

@@ -21,8 +21,9 @@ import type { Upstream } from './upstream.js';
 
 function responseHeaders(up: IncomingMessage): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
+  const connection = String(up.headers.connection ?? '').toLowerCase().split(',').map((x) => x.trim());
   for (const [name, value] of Object.entries(up.headers)) {
-    if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
+    if (value !== undefined && !HOP_BY_HOP.has(name) && !connection.includes(name)) out[name] = value;
   }
   return out;
 }

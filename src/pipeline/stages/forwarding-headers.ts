@@ -12,8 +12,10 @@ export function forwardingHeaders(): Stage {
     name: 'forwarding_headers',
     run(ctx) {
       const out = ctx.upstreamHeaders;
+      // RFC 9110 §7.6.1: headers named in Connection are hop-by-hop too
+      const connection = String(ctx.headers.connection ?? '').toLowerCase().split(',').map((x) => x.trim()).filter(Boolean);
       for (const [name, value] of Object.entries(ctx.headers)) {
-        if (value === undefined || HOP_BY_HOP.has(name) || (FORWARDING_HEADERS as readonly string[]).includes(name)) continue;
+        if (value === undefined || HOP_BY_HOP.has(name) || connection.includes(name) || (FORWARDING_HEADERS as readonly string[]).includes(name)) continue;
         out[name] = value;
       }
       out.host = ctx.authority;
