@@ -33,6 +33,7 @@ type Raw = string | number | boolean | string[] | null | undefined;
 function coerce(s: Setting, raw: Raw, source: string, problems: string[]): unknown {
   const where = `${s.path} (from ${source})`;
   if (raw === null || raw === undefined) return undefined;
+  if (typeof raw === 'object' && !(s.type === 'list' && Array.isArray(raw))) { problems.push(`${where}: expected ${s.type === 'list' ? 'a list or a string' : 'a string'}`); return undefined; }
   switch (s.type) {
     case 'int': {
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
@@ -85,7 +86,9 @@ function flattenYaml(doc: unknown, prefix: string, out: Map<string, Raw>, proble
   if (typeof doc !== 'object' || Array.isArray(doc)) { problems.push(`${file}: ${prefix || 'document'} must be a mapping`); return; }
   for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
     const path = prefix ? `${prefix}.${k}` : k;
+    const section = ALL.some((s) => s.path.startsWith(path + '.'));
     if (BY_PATH.has(path)) out.set(path, v as Raw);
+    else if (section && (v === null || v === undefined)) continue; // a section whose entries are all commented out
     else if (v && typeof v === 'object' && !Array.isArray(v) && ALL.some((s) => s.path.startsWith(path + '.'))) flattenYaml(v, path, out, problems, file);
     else problems.push(`${file}: unknown key "${path}"`);
   }

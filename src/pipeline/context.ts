@@ -29,6 +29,8 @@ export interface RequestContext {
   sseC?: CustomerKey;
   /** valid copy-source SSE-C key, if any */
   copySourceSseC?: CustomerKey;
+  /** a key was injected by policy (the client sent none) */
+  injected?: boolean;
   /** headers to send upstream; built by the stages */
   upstreamHeaders: OutgoingHttpHeaders;
   /** outcome label for the SSE-C metric, set by the stage that decided it */

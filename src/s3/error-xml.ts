@@ -21,7 +21,8 @@ export function readErrorXml(body: string): { code?: string; message: string } {
 /** Puts `message` into an upstream error body whose Message is empty or absent, keeping everything else. */
 export function fillMessage(body: string, message: string): string {
   const m = esc(message);
-  if (/<Message\s*\/>/.test(body)) return body.replace(/<Message\s*\/>/, `<Message>${m}</Message>`);
-  if (/<Message>\s*<\/Message>/.test(body)) return body.replace(/<Message>\s*<\/Message>/, `<Message>${m}</Message>`);
-  return body.replace(/(<Code>[^<]*<\/Code>)/, `$1<Message>${m}</Message>`);
+  // replacement functions: a `$` in the message must stay literal
+  if (/<Message\s*\/>/.test(body)) return body.replace(/<Message\s*\/>/, () => `<Message>${m}</Message>`);
+  if (/<Message>\s*<\/Message>/.test(body)) return body.replace(/<Message>\s*<\/Message>/, () => `<Message>${m}</Message>`);
+  return body.replace(/(<Code>[^<]*<\/Code>)/, (code) => `${code}<Message>${m}</Message>`);
 }

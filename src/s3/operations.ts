@@ -33,7 +33,7 @@ export const SSEC_OPERATIONS: Record<string, SseCUse> = {
 };
 
 export function sseCUse(operation: string): SseCUse {
-  return SSEC_OPERATIONS[operation] ?? NONE;
+  return Object.hasOwn(SSEC_OPERATIONS, operation) ? SSEC_OPERATIONS[operation]! : NONE;
 }
 
 /** Sub-resources that name a bucket/object configuration operation: `?acl` → `…Acl`. */
@@ -49,7 +49,7 @@ const SUBRESOURCES: Record<string, string> = {
 const VERB: Record<string, string> = { GET: 'Get', PUT: 'Put', DELETE: 'Delete', HEAD: 'Get' };
 
 function subresource(query: URLSearchParams): string | undefined {
-  for (const k of query.keys()) if (k in SUBRESOURCES) return k;
+  for (const k of query.keys()) if (Object.hasOwn(SUBRESOURCES, k)) return k;
   return undefined;
 }
 
@@ -60,10 +60,8 @@ export function operationOf(method: string, bucket: string | undefined, key: str
   if (key === undefined) {
     if (sub) {
       if (sub === 'policyStatus') return 'GetBucketPolicyStatus';
-      if (sub === 'tagging' || sub === 'acl' || sub === 'policy' || sub === 'cors' || sub === 'encryption' || sub === 'website' || sub === 'replication' || sub === 'lifecycle' || sub === 'ownershipControls' || sub === 'publicAccessBlock' || sub in SUBRESOURCES) {
-        const verb = VERB[m];
-        return verb ? `${verb}Bucket${SUBRESOURCES[sub]}` : 'Unknown';
-      }
+      const verb = VERB[m];
+      return verb ? `${verb}Bucket${SUBRESOURCES[sub]}` : 'Unknown';
     }
     switch (m) {
       case 'GET':

@@ -32,6 +32,18 @@ export class CustomerKey {
     return new CustomerKey(copy, copy.toString('base64'), createHash('md5').update(copy).digest('base64'));
   }
 
+  /**
+   * A keyring file's content: 32 raw bytes (`openssl rand 32 > key`, or a Kubernetes Secret whose
+   * data is the raw key), or text holding base64 (44 characters) or hex (64 digits) of 32 bytes.
+   */
+  static fromKeyFile(content: Buffer): CustomerKey {
+    if (content.length === 32) return CustomerKey.fromRaw(content);
+    const text = content.toString('utf8').trim();
+    if (KEY_B64.test(text)) return CustomerKey.fromRaw(Buffer.from(text, 'base64'));
+    if (/^[0-9a-fA-F]{64}$/.test(text)) return CustomerKey.fromRaw(Buffer.from(text, 'hex'));
+    throw new Error('not a 32-byte key: expected 32 raw bytes, 44 characters of base64 or 64 hex digits');
+  }
+
   /** HMAC-SHA256(secret, raw key), hex. Never a plain hash: keys may be passphrases. */
   fingerprint(secret: Buffer): string {
     return createHmac('sha256', secret).update(this.#raw).digest('hex');

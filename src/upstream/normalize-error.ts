@@ -16,7 +16,7 @@ export function messageFor(code: string, ctx: RequestContext): string {
   if (code === 'NotImplemented' && ctx.operation === 'CopyObject' && ctx.copySourceSseC) {
     return 'The storage service cannot copy an object encrypted with a customer-provided key (Ceph RGW before release 20 does not implement it).';
   }
-  return UPSTREAM_MESSAGES[code] ?? code;
+  return Object.hasOwn(UPSTREAM_MESSAGES, code) ? UPSTREAM_MESSAGES[code]! : code;
 }
 
 /** Returns the body to send: the upstream's own, or with its empty Message filled. `filled` names the code when it was. */

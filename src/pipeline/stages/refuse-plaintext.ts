@@ -16,8 +16,8 @@ export function refusePlaintext(mode: 'forward' | 'refuse', events: KeyEvents): 
       if (hasSseCHeader(ctx.headers)) {
         for (const name of [SSEC.key, COPY_SSEC.key]) {
           const v = ctx.headers[name];
-          if (typeof v === 'string' && v.trim() !== '') {
-            events.exposed({ keyHeaderValue: v, header: name, client: ctx.remoteAddress, listener: ctx.listener, requestId: ctx.id });
+          for (const value of Array.isArray(v) ? v : v === undefined ? [] : [v]) {
+            if (value.trim() !== '') events.exposed({ keyHeaderValue: value, header: name, client: ctx.remoteAddress, listener: ctx.listener, requestId: ctx.id });
           }
         }
         ctx.sseCOutcome = 'rejected_plaintext';
