@@ -14,6 +14,31 @@ import { createHttpsListener, createPlaintextListener, listen, wrapServer } from
 import { ensureSelfSigned } from './server/self-signed.js';
 import { readFileSync } from 'node:fs';
 import { createUpstream } from './upstream/upstream.js';
+import { EMPTY_POLICY, loadPolicyFile, type PolicyFile, type UpstreamCredentialSpec } from './auth/policy-file.js';
+import { Reloading } from './auth/reloading.js';
+import { loadKeyring } from './sse-c/keyring.js';
+import { credentialSource, type CredentialSource } from './upstream/credentials.js';
+import { resolveSecret } from './config/load.js';
+
+/** Named upstream credentials: 'default' from the config's upstream.*, others from the clients file; each built once. */
+function upstreamCredentials(config: GatewayConfig, policy: () => PolicyFile): (name: string) => CredentialSource {
+  const built = new Map<string, { spec: UpstreamCredentialSpec; source: Promise<CredentialSource> }>();
+  const u = config.upstream;
+  const dflt: UpstreamCredentialSpec = {
+    source: u.credentials, accessKeyId: u.accessKeyId,
+    secretAccessKey: u.secretAccessKey ? resolveSecret(u.secretAccessKey) : undefined,
+    sessionToken: u.sessionToken ? resolveSecret(u.sessionToken) : undefined,
+  };
+  return (name) => async () => {
+    const spec = name === 'default' ? dflt : policy().upstreamCredentials.get(name) ?? dflt;
+    let entry = built.get(name);
+    if (!entry || entry.spec !== spec) {
+      entry = { spec, source: credentialSource(spec) };
+      built.set(name, entry);
+    }
+    return (await entry.source)();
+  };
+}
 
 export interface Addresses { https: AddressInfo; http?: AddressInfo; admin: AddressInfo }
 
@@ -50,7 +75,25 @@ export function createGateway(config: GatewayConfig, opts: { logDestination?: No
   }
 
   const upstream = createUpstream(config.upstream);
-  const stages = buildPipeline(config, events);
+  const closers: (() => void)[] = [];
+  const policyFile = config.auth.clientsFile
+    ? new Reloading(config.auth.clientsFile, () => loadPolicyFile(config.auth.clientsFile!), (e) => log.error({ file: config.auth.clientsFile, err: (e as Error).message }, 'clients file not reloaded: keeping the previous version'), () => log.info({ file: config.auth.clientsFile }, 'clients file reloaded'))
+    : undefined;
+  if (policyFile) closers.push(() => policyFile.close());
+  const keyringDir = config.keyring.dir;
+  const keyring = keyringDir
+    ? new Reloading(keyringDir, () => loadKeyring(keyringDir), (e) => log.error({ dir: keyringDir, err: (e as Error).message }, 'keyring not reloaded: keeping the previous version'), () => log.info({ dir: keyringDir }, 'keyring reloaded'))
+    : undefined;
+  if (keyring) closers.push(() => keyring.close());
+  const policy = () => policyFile?.value ?? EMPTY_POLICY;
+  const credentials = upstreamCredentials(config, policy);
+  const stages = buildPipeline(config, {
+    events,
+    auth: { policy, metrics },
+    policy,
+    keyring: () => keyring?.value ?? new Map(),
+    sign: { upstream, region: config.upstream.region, credentials, metrics },
+  });
   const https = createHttpsListener({ ...tls, minVersion: config.tls.minVersion }, createHandler('https', stages, upstream, metrics, log), metrics);
   const plain = config.listen.httpPort !== undefined ? createPlaintextListener(createHandler('http', stages, upstream, metrics, log), metrics) : undefined;
   let draining = false;
@@ -73,6 +116,7 @@ export function createGateway(config: GatewayConfig, opts: { logDestination?: No
       await Promise.all([https, ...(plain ? [plain] : [])].map((l) => l.close(config.shutdown.graceMs)));
       await adminListener.close(0);
       upstream.close();
+      for (const c of closers) c();
       log.flush?.();
     },
   };

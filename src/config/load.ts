@@ -4,13 +4,22 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { SETTINGS, envName, type Setting } from './schema.js';
 
 export interface GatewayConfig {
-  upstream: { url: string; region: string; ca?: string; timeoutMs: number; maxSockets: number };
+  upstream: {
+    url: string; region: string; ca?: string; timeoutMs: number; maxSockets: number;
+    profile: 'auto' | 'rgw16' | 'rgw' | 'aws' | 'minio'; credentials: 'static' | 'env' | 'chain';
+    accessKeyId?: string; secretAccessKey?: string; sessionToken?: string;
+  };
   listen: { host: string; httpsPort: number; httpPort?: number; adminHost: string; adminPort: number };
   tls: { cert?: string; key?: string; minVersion: 'TLSv1.2' | 'TLSv1.3' };
   plaintext: { mode: 'forward' | 'refuse' };
   s3: { baseDomains: string[] };
-  auth: { mode: 'passthrough' };
+  auth: { mode: 'passthrough' | 'sigv4' | 'none'; clientsFile?: string; region?: string; trustForwardedHost: boolean };
+  keyring: { dir?: string };
   fingerprint: { secret?: string };
+  redis: { url?: string; mode: 'standalone' | 'sentinel' | 'cluster'; nodes: string[]; sentinelName: string; password?: string; keyPrefix: string; queueLimit: number };
+  keys: { onExposed: 'deny' | 'warn' };
+  rotation: { maxAgeDays: number; maxObjects: number; maxBytes: number };
+  alerts: { webhookUrl?: string };
   stateDir: string;
   log: { level: string };
   shutdown: { graceMs: number };
@@ -156,6 +165,15 @@ export function loadConfig(input: LoadInput = {}): GatewayConfig {
   if (Boolean(values.get('tls.cert')) !== Boolean(values.get('tls.key'))) problems.push('tls.cert and tls.key must be given together');
   const hp = values.get('listen.httpPort');
   if (hp !== undefined && hp !== 0 && hp === values.get('listen.httpsPort')) problems.push('listen.httpPort and listen.httpsPort must differ');
+  const mode = values.get('auth.mode');
+  if (mode === 'sigv4' && !values.get('auth.clientsFile')) problems.push('auth.mode sigv4 needs auth.clientsFile (the clients the gateway verifies)');
+  if ((mode === 'sigv4' || mode === 'none') && values.get('upstream.credentials') === 'static' && !(values.get('upstream.accessKeyId') && values.get('upstream.secretAccessKey'))) {
+    problems.push(`auth.mode ${String(mode)} signs upstream requests: set upstream.accessKeyId and upstream.secretAccessKey, or upstream.credentials env|chain`);
+  }
+  if (mode === 'none') {
+    const loopback = (h: unknown) => typeof h === 'string' && (/^127\./.test(h) || h === '::1' || h === 'localhost');
+    if (!loopback(values.get('listen.host'))) problems.push(`auth.mode none accepts unsigned clients: listen.host must be a loopback address (127.0.0.1, ::1), not ${JSON.stringify(values.get('listen.host'))}`);
+  }
   if (problems.length) throw new ConfigError(problems);
 
   const cfg: Record<string, unknown> = {};

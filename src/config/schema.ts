@@ -39,8 +39,30 @@ export const SETTINGS = [
   { path: 'plaintext.mode', type: 'enum', values: ['forward', 'refuse'], default: 'forward', flag: 'plaintext-mode', doc: '`forward`: requests without SSE-C headers are forwarded; `refuse`: every request on the plaintext listener gets 403.' },
   // S3 addressing
   { path: 's3.baseDomains', type: 'list', default: [], flag: 'base-domain', doc: 'Domains for virtual-hosted-style requests (`bucket.BASE`); comma-separated. Other hosts are path-style.' },
+  { path: 'upstream.profile', type: 'enum', values: ['auto', 'rgw16', 'rgw', 'aws', 'minio'], default: 'auto', flag: 'upstream-profile', doc: 'What the upstream can do. `rgw16` (Ceph RGW before 20: cannot copy SSE-C objects, stores plaintext on a plain→SSE-C copy): the gateway performs such copies itself (GET → PUT). `auto` treats an RGW as `rgw16`.' },
+  { path: 'upstream.credentials', type: 'enum', values: ['static', 'env', 'chain'], default: 'static', flag: 'upstream-credentials', doc: 'How the gateway signs upstream requests in auth modes `sigv4` and `none`: `static` (`upstream.accessKeyId` + `upstream.secretAccessKey`), `env` (AWS_ACCESS_KEY_ID/…), `chain` (the AWS default provider chain: env, shared config, web identity / IRSA, container credentials / EKS Pod Identity).' },
+  { path: 'upstream.accessKeyId', type: 'string', flag: 'upstream-access-key-id', doc: 'Access key of the gateway\'s own upstream credential (`static`).' },
+  { path: 'upstream.secretAccessKey', type: 'secret', flag: 'upstream-secret-access-key', doc: 'Secret of the gateway\'s upstream credential: a value, `env:NAME` or `file:/path`.' },
+  { path: 'upstream.sessionToken', type: 'secret', flag: 'upstream-session-token', doc: 'Session token of a temporary static credential (value, `env:NAME` or `file:/path`).' },
   // auth
-  { path: 'auth.mode', type: 'enum', values: ['passthrough'], default: 'passthrough', flag: 'auth-mode', doc: '`passthrough`: the client\'s SigV4 signature is forwarded untouched and checked by the upstream.' },
+  { path: 'auth.mode', type: 'enum', values: ['passthrough', 'sigv4', 'none'], default: 'passthrough', flag: 'auth-mode', doc: '`passthrough`: the client\'s SigV4 signature is forwarded untouched and checked by the upstream. `sigv4`: the gateway verifies the client against `auth.clientsFile` and signs upstream itself. `none` (sidecar): unsigned clients are accepted and the gateway signs upstream; allowed only when every data listener binds loopback.' },
+  { path: 'auth.clientsFile', type: 'file', flag: 'clients-file', doc: 'YAML/JSON file of clients (access keys, secrets, allowed buckets/prefixes, upstream credential, key-injection rules); reloaded on change.' },
+  { path: 'auth.region', type: 'string', flag: 'auth-region', doc: 'Region clients must sign for (`sigv4`); unset: any region.' },
+  { path: 'auth.trustForwardedHost', type: 'bool', default: false, flag: 'trust-forwarded-host', doc: 'Behind another ingress: verify signatures against `X-Forwarded-Host` (the host the client signed) instead of Host.' },
+  { path: 'keyring.dir', type: 'string', flag: 'keyring-dir', doc: 'Directory of SSE-C keys for injection, one file per key (file name = key id; 32 raw bytes, base64 or hex); a mounted Kubernetes Secret works as is. Reloaded on change.' },
+  // fingerprint store
+  { path: 'redis.url', type: 'string', flag: 'redis-url', doc: 'Redis for key fingerprints (`redis://[:password@]host:port/db`, `rediss://` for TLS). Unset: an in-memory store (one replica only).' },
+  { path: 'redis.mode', type: 'enum', values: ['standalone', 'sentinel', 'cluster'], default: 'standalone', flag: 'redis-mode', doc: '`sentinel`: `redis.nodes` are Sentinels and `redis.sentinelName` the master name; `cluster`: `redis.nodes` are cluster seed nodes.' },
+  { path: 'redis.nodes', type: 'list', default: [], flag: 'redis-nodes', doc: 'host:port list of Sentinels or cluster seed nodes (modes sentinel and cluster).' },
+  { path: 'redis.sentinelName', type: 'string', default: 'mymaster', flag: 'redis-sentinel-name', doc: 'Master name known to the Sentinels.' },
+  { path: 'redis.password', type: 'secret', flag: 'redis-password', doc: 'Redis password: a value, `env:NAME` or `file:/path` (also for Sentinel and Cluster nodes).' },
+  { path: 'redis.keyPrefix', type: 'string', default: 'ssecgw:', flag: 'redis-key-prefix', doc: 'Prefix of every Redis key the gateway writes.' },
+  { path: 'redis.queueLimit', type: 'int', default: 100000, min: 100, flag: 'redis-queue-limit', doc: 'Fingerprint events kept while Redis is unreachable; beyond it events are dropped and counted.' },
+  { path: 'keys.onExposed', type: 'enum', values: ['deny', 'warn'], default: 'deny', flag: 'on-exposed-key', doc: 'A request with a key known to be exposed (sent over plaintext): `deny` answers 403 AccessDenied, `warn` lets it through with an alert.' },
+  { path: 'rotation.maxAgeDays', type: 'int', default: 0, min: 0, flag: 'rotation-max-age-days', doc: 'A key first seen longer ago than this is due for rotation (0: no limit).' },
+  { path: 'rotation.maxObjects', type: 'int', default: 0, min: 0, flag: 'rotation-max-objects', doc: 'A key protecting more objects than this is due for rotation (0: no limit).' },
+  { path: 'rotation.maxBytes', type: 'int', default: 0, min: 0, flag: 'rotation-max-bytes', doc: 'A key that has encrypted more bytes than this is due for rotation (0: no limit).' },
+  { path: 'alerts.webhookUrl', type: 'url', flag: 'alerts-webhook-url', doc: 'Key alerts (exposure, rotation due, retired key used) are POSTed here as Alertmanager-compatible JSON, with retries.' },
   // fingerprints
   { path: 'fingerprint.secret', type: 'secret', flag: 'fingerprint-secret', doc: 'HMAC secret for key fingerprints: a value, `env:NAME` or `file:/path`. Without one, a random secret is created and kept in `stateDir` (with a warning).' },
   // process

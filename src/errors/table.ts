@@ -20,6 +20,10 @@ export const ERRORS = {
   SseCKeyMd5Mismatch: { status: 400, code: 'InvalidArgument', message: 'The calculated MD5 hash of the key did not match the hash that was provided.', when: 'key-MD5 is not base64(MD5(raw key))' },
   SseCIncompatible: { status: 400, code: 'InvalidArgument', message: 'Server Side Encryption with Customer provided key is incompatible with the encryption method specified', when: 'SSE-C together with x-amz-server-side-encryption or a KMS key id on a write' },
   SseHeaderOnRead: { status: 400, code: 'InvalidArgument', message: 'x-amz-server-side-encryption header is not supported for this operation.', when: 'x-amz-server-side-encryption (or its KMS headers) on GET/HEAD' },
+  // --- access ---
+  AnonymousDenied: { status: 403, code: 'AccessDenied', message: 'Access Denied: this gateway requires requests signed with AWS Signature Version 4.', when: 'an unsigned request in auth mode `sigv4`' },
+  ScopeDenied: { status: 403, code: 'AccessDenied', message: 'Access Denied', when: 'a bucket or key outside the client\'s `allow` list (auth mode `sigv4`)' },
+  UnverifiableStreaming: { status: 400, code: 'InvalidRequest', message: 'Signed aws-chunked uploads cannot be accepted in auth mode none (the gateway holds no client secret to check the chunk signatures); send UNSIGNED-PAYLOAD or STREAMING-UNSIGNED-PAYLOAD-TRAILER over HTTPS.', when: 'a STREAMING-AWS4-HMAC-SHA256-PAYLOAD body in auth mode `none`' },
   // --- key policy ---
   KeyPolicyDenied: { status: 403, code: 'AccessDenied', message: 'Access Denied', when: '`enforce` injection rule: a write with a different SSE-C key, or asking for SSE-S3/KMS (the message says which)' },
   // --- request shape ---

@@ -1,4 +1,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { ClientEntry } from '../auth/policy-file.js';
+import type { VerifiedRequest } from '../sigv4/index.js';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { S3Target } from '../s3/target.js';
 import type { CustomerKey } from '../sse-c/customer-key.js';
@@ -33,6 +36,16 @@ export interface RequestContext {
   injected?: boolean;
   /** headers to send upstream; built by the stages */
   upstreamHeaders: OutgoingHttpHeaders;
+  /** path?query to send upstream; default: the client's */
+  upstreamPath?: string;
+  /** who is calling: the verified access key (sigv4), or 'anonymous' (none); unset in passthrough */
+  principal?: { accessKeyId: string; client?: ClientEntry };
+  /** the verified SigV4 request (sigv4 mode) */
+  verified?: VerifiedRequest;
+  /** the body to send upstream when it is not the client's as is (decoded aws-chunked) */
+  body?: Readable;
+  /** set by a stage that answers the request itself instead of forwarding it (e.g. RGW 16 copies) */
+  terminal?: (ctx: RequestContext) => Promise<void>;
   /** outcome label for the SSE-C metric, set by the stage that decided it */
   sseCOutcome?: string;
   bytesIn: number;

@@ -53,7 +53,8 @@ async function run(ctx: RequestContext, stages: readonly Stage[], upstream: Upst
     return;
   }
   try {
-    await forward(ctx, upstream, metrics);
+    if (ctx.terminal) await ctx.terminal(ctx);
+    else await forward(ctx, upstream, metrics);
   } catch (e) {
     ctx.failure = `internal: ${(e as Error)?.stack ?? e}`;
     respondError(ctx, asGatewayError(e));

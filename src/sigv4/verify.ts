@@ -102,7 +102,8 @@ export function canonicalRequest(req: SigV4Request, redact = false): string {
   let s = `${req.method}\n${canonicalPath(req.rawPath)}\n${query}\n`;
   for (const name of req.signedHeaders) {
     let value: string;
-    if (name === HEADER.host) value = req.authority;
+    // host; or :authority, which the AWS SDK for JS v3 signs instead of host over HTTP/2 (captured)
+    if (name === HEADER.host || name === ':authority') value = req.authority;
     else {
       const vs = req.headers.get(name);
       value = vs === undefined ? '' : vs.length === 1 ? foldHeaderValue(vs[0]!) : vs.map(foldHeaderValue).join(',');
@@ -182,7 +183,7 @@ export function verify(req: SigV4Request, lookup: CredentialLookup, now: Date, o
   // 4. host and every x-amz-* header must be signed (else a presigned URL could be extended, e.g. with x-amz-copy-source)
   const signed = new Set(req.signedHeaders);
   const notSigned: string[] = [];
-  if (!signed.has(HEADER.host)) notSigned.push(HEADER.host);
+  if (!signed.has(HEADER.host) && !signed.has(':authority')) notSigned.push(HEADER.host);
   for (const name of req.headers.keys()) if (name.startsWith('x-amz-') && !signed.has(name)) notSigned.push(name);
   if (notSigned.length > 0) throw new SigV4Error('HeadersNotSigned', { details: { HeadersNotSigned: notSigned.join(', ') } });
 

@@ -47,7 +47,7 @@ export function forward(ctx: RequestContext, upstream: Upstream, metrics: Metric
     const sentAt = process.hrtime.bigint();
     const up = upstream.request({
       protocol: upstream.url.protocol, hostname: upstream.url.hostname, port: upstream.url.port || undefined,
-      method: ctx.method, path: ctx.req.url ?? '/', headers, agent: upstream.agent, setHost: false,
+      method: ctx.method, path: ctx.upstreamPath ?? ctx.req.url ?? '/', headers, agent: upstream.agent, setHost: false,
     });
 
     let timer: NodeJS.Timeout | undefined;
@@ -55,12 +55,25 @@ export function forward(ctx: RequestContext, upstream: Upstream, metrics: Metric
       timer ??= setTimeout(() => up.destroy(new GatewayError('UpstreamTimeout')), upstream.timeoutMs);
     };
     let bodyStarted = false;
+    const body = ctx.body ?? req;
     const startBody = () => {
       if (bodyStarted) return;
       bodyStarted = true;
       req.on('data', (c: Buffer) => { ctx.bytesIn += c.length; });
-      req.pipe(up);
+      body.pipe(up);
     };
+    // A decoder (aws-chunked) that finds a bad chunk signature or checksum: the upstream request is
+    // destroyed before its last bytes, so no object is created, and the client gets the S3 error.
+    if (ctx.body) {
+      ctx.body.once('error', (e) => {
+        clearTimeout(timer);
+        ctx.body!.unpipe(up);
+        up.destroy();
+        ctx.failure = `body: ${(e as GatewayError).code ?? e.message}`;
+        if (!res.headersSent) respondError(ctx, e instanceof GatewayError ? e : new GatewayError('Internal', { cause: e }));
+        else resetClient(ctx);
+      });
+    }
 
     // client side: an aborted upload must never complete upstream
     req.once('aborted', () => up.destroy());
@@ -97,11 +110,12 @@ export function forward(ctx: RequestContext, upstream: Upstream, metrics: Metric
 
     up.once('error', (e) => {
       clearTimeout(timer);
+      if (ctx.failure?.startsWith('body:')) return; // we destroyed it: the client already has the body's error
       if (res.headersSent || res.destroyed) { resetClient(ctx); return; }
       const timeout = e instanceof GatewayError && e.error === 'UpstreamTimeout';
       metrics.upstreamErrors.inc({ kind: timeout ? 'timeout' : 'unreachable' });
       ctx.failure = `upstream_${timeout ? 'timeout' : 'unreachable'}: ${(e as NodeJS.ErrnoException).code ?? e.message}`;
-      req.unpipe(up);
+      body.unpipe(up);
       respondError(ctx, timeout ? e : new GatewayError('UpstreamUnreachable', { cause: e }));
     });
 
