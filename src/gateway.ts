@@ -9,6 +9,7 @@ import { fingerprintSecret } from './fingerprints/secret.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { createMetrics, type Metrics } from './metrics/registry.js';
 import { buildPipeline } from './pipeline/build-pipeline.js';
+import { upstreamGaps } from './pipeline/stages/upstream-gaps.js';
 import { createHandler } from './pipeline/run-pipeline.js';
 import { createHttpsListener, createPlaintextListener, listen, wrapServer } from './server/listeners.js';
 import { ensureSelfSigned } from './server/self-signed.js';
@@ -93,6 +94,10 @@ export function createGateway(config: GatewayConfig, opts: { logDestination?: No
     policy,
     keyring: () => keyring?.value ?? new Map(),
     sign: { upstream, region: config.upstream.region, credentials, metrics },
+    extra: config.auth.mode === 'passthrough' ? [] : [upstreamGaps({
+      profile: config.upstream.profile, upstream, region: config.upstream.region, credentials,
+      multipartThreshold: 256 << 20, partSize: 64 << 20,
+    })],
   });
   const https = createHttpsListener({ ...tls, minVersion: config.tls.minVersion }, createHandler('https', stages, upstream, metrics, log), metrics);
   const plain = config.listen.httpPort !== undefined ? createPlaintextListener(createHandler('http', stages, upstream, metrics, log), metrics) : undefined;

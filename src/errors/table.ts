@@ -26,6 +26,11 @@ export const ERRORS = {
   UnverifiableStreaming: { status: 400, code: 'InvalidRequest', message: 'Signed aws-chunked uploads cannot be accepted in auth mode none (the gateway holds no client secret to check the chunk signatures); send UNSIGNED-PAYLOAD or STREAMING-UNSIGNED-PAYLOAD-TRAILER over HTTPS.', when: 'a STREAMING-AWS4-HMAC-SHA256-PAYLOAD body in auth mode `none`' },
   // --- key policy ---
   KeyPolicyDenied: { status: 403, code: 'AccessDenied', message: 'Access Denied', when: '`enforce` injection rule: a write with a different SSE-C key, or asking for SSE-S3/KMS (the message says which)' },
+  // --- copies done by the gateway (upstream profile rgw16) ---
+  CopyPreconditionFailed: { status: 412, code: 'PreconditionFailed', message: 'At least one of the pre-conditions you specified did not hold', when: 'an `x-amz-copy-source-if-*` condition failed' },
+  InvalidCopySource: { status: 400, code: 'InvalidArgument', message: 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey', when: 'an `x-amz-copy-source` that names no bucket and key' },
+  IllegalSelfCopy: { status: 400, code: 'InvalidRequest', message: "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.", when: 'CopyObject onto itself with nothing changed' },
+  InvalidCopyRange: { status: 400, code: 'InvalidArgument', message: 'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy', when: 'a malformed `x-amz-copy-source-range`' },
   // --- request shape ---
   InvalidBucketName: { status: 400, code: 'InvalidBucketName', message: 'The specified bucket is not valid.', when: 'a bucket name S3 would not accept' },
   InvalidURI: { status: 400, code: 'InvalidURI', message: "Couldn't parse the specified URI.", when: 'a path that is not valid percent-encoding' },

@@ -1,0 +1,99 @@
+import { copyObject, uploadPartCopy, type CopyRequest } from '../../copy/stream-copy.js';
+import { GatewayError } from '../../errors/gateway-error.js';
+import { errorXml } from '../../s3/error-xml.js';
+import { COPY_SOURCE, SSEC } from '../../s3/headers.js';
+import { parseCopySource } from '../../sse-c/injection.js';
+import type { CredentialSource } from '../../upstream/credentials.js';
+import { normalizeErrorBody } from '../../upstream/normalize-error.js';
+import { UpstreamAnswer, UpstreamS3 } from '../../upstream/s3-client.js';
+import type { Upstream } from '../../upstream/upstream.js';
+import type { RequestContext, Stage } from '../context.js';
+import { respondError } from '../respond-error.js';
+
+export interface GapOptions {
+  profile: 'auto' | 'rgw16' | 'rgw' | 'aws' | 'minio';
+  upstream: Upstream;
+  region: string;
+  credentials: (name: string) => CredentialSource;
+  multipartThreshold: number;
+  partSize: number;
+}
+
+const NS = 'http://s3.amazonaws.com/doc/2006-03-01/';
+
+function sendXml(ctx: RequestContext, status: number, body: string, headers: Record<string, string | undefined>): void {
+  const out: Record<string, string | number> = { 'content-type': 'application/xml', 'x-amz-request-id': ctx.id, 'content-length': Buffer.byteLength(body) };
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = v;
+  ctx.bytesOut += Buffer.byteLength(body);
+  ctx.res.writeHead(status, out);
+  ctx.res.end(body);
+}
+
+function fail(ctx: RequestContext, e: unknown): void {
+  if (e instanceof UpstreamAnswer) {
+    ctx.failure = `upstream ${e.status} during gateway copy`;
+    const { body } = e.body ? normalizeErrorBody(e.body, ctx) : { body: errorXml({ code: e.status === 404 ? 'NoSuchKey' : 'InvalidRequest', message: e.status === 404 ? 'The specified key does not exist.' : 'The copy source could not be read with the keys given.', requestId: ctx.id }) };
+    sendXml(ctx, e.status, body, {});
+    return;
+  }
+  respondError(ctx, e instanceof GatewayError ? e : new GatewayError('Internal', { cause: e, message: undefined }));
+  if (!(e instanceof GatewayError)) ctx.failure = `internal: ${(e as Error)?.stack ?? e}`;
+}
+
+function echoSseC(ctx: RequestContext): Record<string, string | undefined> {
+  return ctx.sseC ? { [SSEC.algorithm]: 'AES256', [SSEC.keyMd5]: ctx.sseC.keyMd5 } : {};
+}
+
+/**
+ * Copies the upstream cannot do right are done by the gateway (profile `rgw16`, also `auto`, which
+ * treats an unknown upstream conservatively): CopyObject with an SSE-C source (RGW 16: 501) or an
+ * SSE-C destination (RGW 16 stores PLAINTEXT and answers 200), and UploadPartCopy from an SSE-C
+ * source (RGW 16 decrypts it with the destination's key). Needs the gateway's own upstream
+ * credential, so it runs in auth modes sigv4 and none.
+ */
+export function upstreamGaps(o: GapOptions): Stage {
+  const active = o.profile === 'rgw16' || o.profile === 'auto';
+  return {
+    name: 'upstream_gaps',
+    run(ctx) {
+      if (!active) return;
+      const copy = ctx.operation === 'CopyObject' && (ctx.sseC || ctx.copySourceSseC);
+      const partCopy = ctx.operation === 'UploadPartCopy' && ctx.copySourceSseC;
+      if (!copy && !partCopy) return;
+      const source = parseCopySource(ctx.headers[COPY_SOURCE]);
+      if (!source) throw new GatewayError('InvalidCopySource');
+      const t = ctx.target!;
+      const directive = String(ctx.headers['x-amz-metadata-directive'] ?? 'COPY').toUpperCase() === 'REPLACE' ? 'REPLACE' : 'COPY';
+      if (copy && source.bucket === t.bucket && source.key === t.key && !source.versionId && directive === 'COPY'
+        && ctx.sseC && ctx.copySourceSseC && ctx.sseC.equals(ctx.copySourceSseC) && ctx.headers['x-amz-storage-class'] === undefined) {
+        throw new GatewayError('IllegalSelfCopy');
+      }
+      const s3 = new UpstreamS3(o.upstream, o.credentials(ctx.principal?.client?.upstreamCredentials ?? 'default'), o.region);
+      const req: CopyRequest = {
+        source, sourceKey: ctx.copySourceSseC, dest: { bucket: t.bucket!, key: t.key! }, destKey: ctx.sseC,
+        metadataDirective: directive, requestHeaders: ctx.headers as CopyRequest['requestHeaders'],
+        multipartThreshold: o.multipartThreshold, partSize: o.partSize,
+      };
+      ctx.sseCOutcome = ctx.injected ? 'injected' : 'ok';
+      ctx.terminal = copy
+        ? async (c) => {
+          try {
+            const r = await copyObject(s3, req);
+            sendXml(c, 200, `<?xml version="1.0" encoding="UTF-8"?>\n<CopyObjectResult xmlns="${NS}"><LastModified>${r.lastModified}</LastModified><ETag>${r.etag.replace(/"/g, '&quot;')}</ETag></CopyObjectResult>`,
+              { ...echoSseC(c), 'x-amz-version-id': r.versionId, 'x-amz-copy-source-version-id': r.sourceVersionId });
+          } catch (e) { fail(c, e); }
+        }
+        : async (c) => {
+          const rangeHeader = c.headers['x-amz-copy-source-range'];
+          const range = typeof rangeHeader === 'string' ? rangeHeader : undefined;
+          try {
+            if (range !== undefined && !/^bytes=\d+-\d+$/.test(range)) throw new GatewayError('InvalidCopyRange');
+            const q = t.query;
+            const r = await uploadPartCopy(s3, { ...req, partNumber: q.get('partNumber') ?? '', uploadId: q.get('uploadId') ?? '', range });
+            sendXml(c, 200, `<?xml version="1.0" encoding="UTF-8"?>\n<CopyPartResult xmlns="${NS}"><LastModified>${r.lastModified}</LastModified><ETag>${r.etag.replace(/"/g, '&quot;')}</ETag></CopyPartResult>`,
+              { ...echoSseC(c), 'x-amz-copy-source-version-id': r.sourceVersionId });
+          } catch (e) { fail(c, e); }
+        };
+    },
+  };
+}
