@@ -1,16 +1,21 @@
 import { SETTINGS, envName, defaultText, type Setting } from '../config/schema.js';
 
-export const MAIN_HELP = `ssec-gateway — an HTTPS gateway that makes SSE-C safe in front of S3 storage
+export const MAIN_HELP = () => `ssec-gateway — an HTTPS gateway that makes SSE-C safe in front of S3 storage
 
 Usage:
   ssec-gateway serve [--config FILE] [flags]     run the gateway
   ssec-gateway config check [--config FILE] [flags]
                                                  validate the configuration, print it (secrets redacted)
+  ssec-gateway keys list|show|objects|retire|forget
+                                                 the SSE-C keys seen, by fingerprint, and their objects
+  ssec-gateway rotate --old-key K --new-key K    re-key every object of an old key, in place
   ssec-gateway config docs                       print the configuration table (Markdown)
   ssec-gateway docs errors                       print the error table (Markdown)
   ssec-gateway --version
 
-Run 'ssec-gateway COMMAND --help' for the flags of a command.
+Run 'ssec-gateway COMMAND --help' for the flags of a command. Configuration flags (serve,
+config check, keys, rotate):
+${flagsHelp()}
 `;
 
 /** Flag list generated from the schema. */

@@ -119,8 +119,10 @@ export function parseArgs(argv: string[], extraBooleans: string[] = []): ParsedA
     let value: string | undefined = eq > 0 ? a.slice(eq + 1) : undefined;
     if (value === undefined) {
       if (booleans.has(name) && (argv[i + 1] === undefined || argv[i + 1]!.startsWith('--'))) value = 'true';
-      else if (argv[i + 1] === undefined) { problems.push(`--${name} needs a value`); continue; }
-      else value = argv[++i]!;
+      else if (argv[i + 1] === undefined || argv[i + 1]!.startsWith('--')) {
+        problems.push(BY_FLAG.has(name) || extraBooleans.includes(name) ? `--${name} needs a value` : `unknown flag --${name}`);
+        continue;
+      } else value = argv[++i]!;
     }
     flags.set(name, [...(flags.get(name) ?? []), value]);
   }

@@ -26,6 +26,22 @@ export function hasSseCHeader(headers: Record<string, unknown>): boolean {
   return false;
 }
 
+/**
+ * SSE-C parameters in a query string (some SDKs hoist x-amz-* into presigned URLs). Only parameter
+ * names count: a presigned URL that lists the SSE-C headers in X-Amz-SignedHeaders is fine.
+ */
+export function hasSseCQuery(rawUrl: string): boolean {
+  const q = rawUrl.indexOf('?');
+  if (q < 0) return false;
+  for (const part of rawUrl.slice(q + 1).split('&')) {
+    const eq = part.indexOf('=');
+    let name = (eq < 0 ? part : part.slice(0, eq)).toLowerCase();
+    try { name = decodeURIComponent(name); } catch { /* keep the raw name */ }
+    if (name.startsWith('x-amz-server-side-encryption-customer-') || name.startsWith('x-amz-copy-source-server-side-encryption-customer-')) return true;
+  }
+  return false;
+}
+
 /** Headers whose values are secrets: never logged, never echoed. */
 export const SECRET_HEADERS = [SSEC.key, COPY_SSEC.key, 'authorization', 'x-amz-security-token', 'cookie', 'proxy-authorization'] as const;
 

@@ -26,7 +26,7 @@
 import { createHash, timingSafeEqual, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { GatewayError } from '../errors/gateway-error.js';
-import { assertChecksum, CHECKSUM_HEADERS, createChecksummer, type Checksummer, type ChecksumHeader, type ClaimedChecksum } from './checksum.js';
+import { assertChecksum, CHECKSUM_HEADERS, createChecksummer, isChecksumHeader, type Checksummer, type ChecksumHeader, type ClaimedChecksum } from './checksum.js';
 import { CHUNK_ALGORITHM, EMPTY_SHA256, HEADER, STREAMING_SIGNED, STREAMING_SIGNED_TRAILER, STREAMING_UNSIGNED_TRAILER, TRAILER_ALGORITHM } from './constants.js';
 import { SigV4Error } from './errors.js';
 import { hmac, sha256Hex } from './signing-key.js';
@@ -93,7 +93,9 @@ export class AwsChunkedDecoder extends Transform {
     this.signed = opts.mode !== STREAMING_UNSIGNED_TRAILER;
     this.trailerMode = opts.mode !== STREAMING_SIGNED;
     if (this.signed && !opts.signing) throw new TypeError('signed aws-chunked modes need the request signing context');
-    if (!Number.isSafeInteger(opts.decodedLength) || opts.decodedLength < 0) throw new TypeError('decodedLength must be a non-negative integer');
+    // client-supplied values, when a caller builds the decoder from raw headers (verify() checked them already)
+    if (!Number.isSafeInteger(opts.decodedLength) || opts.decodedLength < 0) throw new SigV4Error('DecodedLengthMissing');
+    if (opts.trailer !== undefined && (!this.trailerMode || !isChecksumHeader(opts.trailer))) throw new SigV4Error('TrailerNotSupported');
     this.minChunk = opts.minChunkSize ?? 8192;
     this.maxChunk = opts.maxChunkSize ?? 16 * 1024 * 1024;
     this.prevSignature = opts.signing?.seedSignature ?? '';

@@ -25,16 +25,39 @@ function hexVal(c: number): number {
   return -1;
 }
 
-function pushByte(out: string[], b: number): void {
-  out.push(UNRESERVED[b] ? String.fromCharCode(b) : `%${HEX[b >> 4]}${HEX[b & 15]}`);
+/** UriEncode() of each byte value */
+const ENC: readonly string[] = Array.from({ length: 256 }, (_, b) => (UNRESERVED[b] ? String.fromCharCode(b) : `%${HEX[b >> 4]}${HEX[b & 15]}`));
+
+/** decode-then-UriEncode of `s` in one pass (see decodeBytes for how chars map to bytes); undefined on a bad escape. */
+function reencode(s: string, keepSlash: boolean): string | undefined {
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x25) {
+      const hi = hexVal(s.charCodeAt(i + 1));
+      const lo = hexVal(s.charCodeAt(i + 2));
+      if (hi < 0 || lo < 0) return undefined;
+      out += ENC[(hi << 4) | lo]!;
+      i += 2;
+    } else if (c === 0x2f && keepSlash) {
+      out += '/';
+    } else if (c < 0x100) {
+      out += ENC[c]!;
+    } else {
+      const cp = s.codePointAt(i)!;
+      if (cp > 0xffff) i++;
+      for (const b of Buffer.from(String.fromCodePoint(cp), 'utf8')) out += ENC[b]!;
+    }
+  }
+  return out;
 }
 
 /**
  * Percent-decodes `s` into bytes and feeds each to `emit`. Chars other than `%XX` count as their own bytes:
- * < 0x100 as latin1 (node's decoding of raw wire bytes), others as UTF-8. `slash` is called for a literal `/`
- * when given (path mode). Returns false on a malformed escape (`%` not followed by two hex digits).
+ * < 0x100 as latin1 (node's decoding of raw wire bytes), others as UTF-8. Returns false on a malformed escape
+ * (`%` not followed by two hex digits).
  */
-function decodeBytes(s: string, emit: (b: number) => void, slash?: () => void): boolean {
+function decodeBytes(s: string, emit: (b: number) => void): boolean {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c === 0x25) {
@@ -43,8 +66,6 @@ function decodeBytes(s: string, emit: (b: number) => void, slash?: () => void): 
       if (hi < 0 || lo < 0) return false;
       emit((hi << 4) | lo);
       i += 2;
-    } else if (c === 0x2f && slash) {
-      slash();
     } else if (c < 0x100) {
       emit(c);
     } else {
@@ -69,18 +90,17 @@ function isCanonical(s: string, slashOk: boolean): boolean {
 export function canonicalPath(rawPath: string): string {
   if (rawPath === '') return '/';
   if (isCanonical(rawPath, true)) return rawPath;
-  const out: string[] = [];
-  const ok = decodeBytes(rawPath, (b) => pushByte(out, b), () => out.push('/'));
-  if (!ok) throw new GatewayError('InvalidURI');
-  return out.join('');
+  const out = reencode(rawPath, true);
+  if (out === undefined) throw new GatewayError('InvalidURI');
+  return out;
 }
 
 /** UriEncode(decode(s)) for a query name or value, `/` encoded. Throws InvalidURI on a malformed escape. */
 export function canonicalQueryComponent(s: string): string {
   if (isCanonical(s, false)) return s;
-  const out: string[] = [];
-  if (!decodeBytes(s, (b) => pushByte(out, b))) throw new GatewayError('InvalidURI');
-  return out.join('');
+  const out = reencode(s, false);
+  if (out === undefined) throw new GatewayError('InvalidURI');
+  return out;
 }
 
 /** The decoded text of a query name or value (UTF-8), for reading X-Amz-* parameters. */
@@ -136,8 +156,10 @@ export function foldHeaderValue(v: string): string {
 export function parseAmzDate(s: string): Date | undefined {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s);
   if (!m) return undefined;
-  const d = new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
-  return formatAmzDate(d) === s ? d : undefined;
+  const [y, mo, d, h, mi, se] = [+m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, +m[6]!];
+  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 59) return undefined;
+  const date = new Date(Date.UTC(y, mo - 1, d, h, mi, se));
+  return date.getUTCDate() === d ? date : undefined; // 20260230 rolls over to March: not a date
 }
 
 /** Date → `YYYYMMDDTHHMMSSZ`. */

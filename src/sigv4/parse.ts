@@ -102,12 +102,15 @@ function splitUrl(rawUrl: string): { rawPath: string; rawQuery: string } {
   return q === -1 ? { rawPath: rawUrl, rawQuery: '' } : { rawPath: rawUrl.slice(0, q), rawQuery: rawUrl.slice(q + 1) };
 }
 
-/** The first value of a presigned parameter, its name matched case-insensitively; decoded. */
-function param(query: readonly QueryParam[], lowerName: string): string | undefined {
+/** Presigned parameters by lower-cased decoded name (first occurrence wins), values decoded. */
+function xAmzParams(query: readonly QueryParam[]): Map<string, string> {
+  const m = new Map<string, string>();
   for (const p of query) {
-    if (decodeQueryComponent(p.rawName).toLowerCase() === lowerName) return decodeQueryComponent(p.rawValue);
+    if (p.rawName.length < 6 || (p.rawName.charCodeAt(0) | 0x20) !== 0x78) continue; // x-amz-… only
+    const name = decodeQueryComponent(p.rawName).toLowerCase();
+    if (name.startsWith('x-amz-') && !m.has(name)) m.set(name, decodeQueryComponent(p.rawValue));
   }
-  return undefined;
+  return m;
 }
 
 /**
@@ -187,12 +190,13 @@ function parseHeaderAuth(input: SigV4Input, headers: HeaderValues, rawPath: stri
 }
 
 function parsePresigned(input: SigV4Input, headers: HeaderValues, rawPath: string, rawQuery: string, query: QueryParam[]): SigV4Request {
-  const algorithm = param(query, QUERY.algorithm);
-  const credential = param(query, QUERY.credential);
-  const signature = param(query, QUERY.signature);
-  const date = param(query, QUERY.date);
-  const signedHeaders = param(query, QUERY.signedHeaders);
-  const expiresRaw = param(query, QUERY.expires);
+  const params = xAmzParams(query);
+  const algorithm = params.get(QUERY.algorithm);
+  const credential = params.get(QUERY.credential);
+  const signature = params.get(QUERY.signature);
+  const date = params.get(QUERY.date);
+  const signedHeaders = params.get(QUERY.signedHeaders);
+  const expiresRaw = params.get(QUERY.expires);
   if (algorithm === undefined || credential === undefined || signature === undefined || date === undefined || signedHeaders === undefined || expiresRaw === undefined) {
     throw queryMalformed();
   }
@@ -206,7 +210,7 @@ function parsePresigned(input: SigV4Input, headers: HeaderValues, rawPath: strin
     throw queryMalformed(`X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than ${MAX_PRESIGN_EXPIRES_S} seconds`);
   }
   // A presigned URL signs no body: UNSIGNED-PAYLOAD, unless the request names its payload hash.
-  const payloadHash = param(query, QUERY.contentSha256) ?? headers.get(HEADER.contentSha256)?.join(',') ?? 'UNSIGNED-PAYLOAD';
+  const payloadHash = params.get(QUERY.contentSha256) ?? headers.get(HEADER.contentSha256)?.join(',') ?? 'UNSIGNED-PAYLOAD';
   return {
     kind: 'presigned',
     method: input.method,
@@ -223,6 +227,6 @@ function parsePresigned(input: SigV4Input, headers: HeaderValues, rawPath: strin
     dateSource: 'query',
     expires,
     payloadHash,
-    securityToken: param(query, QUERY.securityToken),
+    securityToken: params.get(QUERY.securityToken),
   };
 }

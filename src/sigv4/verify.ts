@@ -17,7 +17,7 @@
  * aws-chunked ones by AwsChunkedDecoder with `verified.signing`.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { COPY_SSEC, SSEC } from '../s3/headers.js';
+import { SECRET_HEADERS } from '../s3/headers.js';
 import { isChecksumHeader, type ChecksumHeader } from './checksum.js';
 import {
   ALGORITHM,
@@ -89,8 +89,8 @@ export interface VerifiedRequest {
   readonly trailer?: ChecksumHeader;
 }
 
-/** Header values never shown in a CanonicalRequest error detail. */
-const REDACTED_HEADERS = new Set<string>([SSEC.key, COPY_SSEC.key, HEADER.securityToken]);
+/** Header values never shown in a CanonicalRequest error detail (SSE-C keys, security token, cookies…). */
+const REDACTED_HEADERS = new Set<string>(SECRET_HEADERS);
 const REDACTED = '[redacted]';
 
 /** The canonical request S3 computes for `req`. `redact` blanks secret values (for error details only). */

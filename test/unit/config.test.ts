@@ -38,12 +38,17 @@ function problems(fn: () => unknown): string[] {
 t.test('defaults', async (t) => {
   const cfg = load();
   t.same(cfg, {
-    upstream: { url: 'http://127.0.0.1:7480', region: 'us-east-1', timeoutMs: 120000, maxSockets: 256 },
+    upstream: { url: 'http://127.0.0.1:7480', region: 'us-east-1', timeoutMs: 120000, maxSockets: 256, profile: 'auto', credentials: 'static' },
     listen: { host: '127.0.0.1', httpsPort: 8443, adminHost: '127.0.0.1', adminPort: 9464 },
     tls: { minVersion: 'TLSv1.2' },
     plaintext: { mode: 'forward' },
     s3: { baseDomains: [] },
-    auth: { mode: 'passthrough' },
+    auth: { mode: 'passthrough', trustForwardedHost: false },
+    keyring: {},
+    redis: { mode: 'standalone', nodes: [], sentinelName: 'mymaster', keyPrefix: 'ssecgw:', queueLimit: 100000 },
+    keys: { onExposed: 'deny' },
+    rotation: { maxAgeDays: 0, maxObjects: 0, maxBytes: 0 },
+    alerts: {},
     fingerprint: {},
     stateDir: join(homedir(), '.local/state/ssec-gateway'),
     log: { level: 'info' },

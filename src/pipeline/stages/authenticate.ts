@@ -38,7 +38,13 @@ export function authenticate(o: AuthOptions): Stage {
   return {
     name: 'authenticate',
     run(ctx) {
-      if (o.mode === 'passthrough') return;
+      if (o.mode === 'passthrough') {
+        // The JS SDK's HTTP/2 handler signs ':authority' instead of host; the upstream gets an
+        // HTTP/1.1 request with Host and can never rebuild that canonical request.
+        const auth = ctx.headers.authorization;
+        if (typeof auth === 'string' && /SignedHeaders=[^,]*:authority/i.test(auth)) throw new GatewayError('PseudoHeaderSigned');
+        return;
+      }
       if (o.mode === 'none') { ctx.principal = { accessKeyId: 'anonymous' }; return; }
       const t0 = performance.now();
       try {

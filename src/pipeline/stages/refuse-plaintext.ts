@@ -1,5 +1,5 @@
 import { GatewayError } from '../../errors/gateway-error.js';
-import { COPY_SSEC, SSEC, hasSseCHeader } from '../../s3/headers.js';
+import { COPY_SSEC, SSEC, hasSseCHeader, hasSseCQuery } from '../../s3/headers.js';
 import type { KeyEvents } from '../../events/key-events.js';
 import type { Stage } from '../context.js';
 
@@ -13,9 +13,11 @@ export function refusePlaintext(mode: 'forward' | 'refuse', events: KeyEvents): 
     name: 'refuse_plaintext',
     run(ctx) {
       if (ctx.listener !== 'http') return;
-      if (hasSseCHeader(ctx.headers)) {
+      if (hasSseCHeader(ctx.headers) || hasSseCQuery(ctx.req.url ?? '')) {
+        const query = new URLSearchParams((ctx.req.url ?? '').split('?')[1] ?? '');
         for (const name of [SSEC.key, COPY_SSEC.key]) {
-          const v = ctx.headers[name];
+          const fromQuery = [...query.entries()].filter(([k]) => k.toLowerCase() === name).map(([, v]) => v);
+          const v = ctx.headers[name] ?? (fromQuery.length ? fromQuery : undefined);
           for (const value of Array.isArray(v) ? v : v === undefined ? [] : [v]) {
             if (value.trim() !== '') events.exposed({ keyHeaderValue: value, header: name, client: ctx.remoteAddress, listener: ctx.listener, requestId: ctx.id });
           }

@@ -1,5 +1,5 @@
 import { GatewayError } from '../../errors/gateway-error.js';
-import { COPY_SSEC, SSE, SSE_KMS_KEY_ID, SSEC } from '../../s3/headers.js';
+import { COPY_SSEC, SSE, SSE_KMS_KEY_ID, SSEC, hasSseCQuery } from '../../s3/headers.js';
 import { sseCUse } from '../../s3/operations.js';
 import { parseTriplet } from '../../sse-c/customer-key.js';
 import type { ErrorName } from '../../errors/table.js';
@@ -15,6 +15,7 @@ const OUTCOME: Partial<Record<ErrorName, string>> = {
   SseCKeyMd5Mismatch: 'invalid_key_md5_mismatch',
   SseCIncompatible: 'conflict',
   SseHeaderOnRead: 'invalid_sse_on_read',
+  SseCInQuery: 'invalid_key_in_query',
 };
 
 /**
@@ -28,6 +29,8 @@ export function validateSseC(): Stage {
     run(ctx) {
       const use = sseCUse(ctx.operation);
       try {
+        // A key in a URL ends up in logs, proxies and browser history; S3 SDKs send headers.
+        if (hasSseCQuery(ctx.req.url ?? '')) throw new GatewayError('SseCInQuery');
         if (use.triplet) ctx.sseC = parseTriplet(ctx.headers, SSEC);
         if (use.copySource) ctx.copySourceSseC = parseTriplet(ctx.headers, COPY_SSEC);
         if (use.write && ctx.sseC && (ctx.headers[SSE] !== undefined || ctx.headers[SSE_KMS_KEY_ID] !== undefined)) {
