@@ -109,7 +109,7 @@ export const UPSTREAM_MESSAGES: Record<string, string> = {
   NotImplemented: 'A header you provided implies functionality that is not implemented.',
   PreconditionFailed: 'At least one of the pre-conditions you specified did not hold',
   QuotaExceeded: 'Quota exceeded.',
-  RequestTimeTooSkewed: "The difference between the request time and the server's time is too large.",
+  RequestTimeTooSkewed: 'The difference between the request time and the current time is too large.',
   RequestTimeout: 'Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.',
   ServiceUnavailable: 'Please reduce your request rate.',
   SignatureDoesNotMatch: 'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
