@@ -34,7 +34,7 @@ export interface CopyResult { etag: string; lastModified: string; versionId?: st
 /** Headers that describe the object and travel with it (S3 "system metadata" a copy keeps). */
 const OBJECT_HEADERS = ['content-type', 'cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires'];
 /** Request headers the destination write takes as they are. */
-const WRITE_HEADERS = ['x-amz-acl', 'x-amz-grant-read', 'x-amz-grant-read-acp', 'x-amz-grant-write-acp', 'x-amz-grant-full-control', 'x-amz-storage-class', 'x-amz-tagging', 'x-amz-website-redirect-location'];
+const WRITE_HEADERS = ['x-amz-acl', 'x-amz-grant-read', 'x-amz-grant-read-acp', 'x-amz-grant-write-acp', 'x-amz-grant-full-control', 'x-amz-storage-class', 'x-amz-website-redirect-location'];
 
 /** The SSE-C triplet for a GET of the source or a write of the destination (a copy reads the source with a plain GET). */
 function sseHeaders(key: CustomerKey | undefined): HeaderInput {
@@ -78,13 +78,38 @@ async function getSource(s3: UpstreamS3, req: CopyRequest, range?: string) {
 }
 
 const xmlValue = (xml: string, tag: string) => new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(xml)?.[1];
+const unxml = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+
+/**
+ * The destination's tags, as `x-amz-tagging`: S3 copies the source's tags unless
+ * `x-amz-tagging-directive: REPLACE` (then the request's `x-amz-tagging`). A GET only tells how
+ * many tags there are, so they are read with GET ?tagging.
+ */
+async function tagging(s3: UpstreamS3, req: CopyRequest, source: IncomingHttpHeaders): Promise<HeaderInput> {
+  if (String(req.requestHeaders['x-amz-tagging-directive'] ?? 'COPY').toUpperCase() === 'REPLACE') {
+    const t = req.requestHeaders['x-amz-tagging'];
+    return typeof t === 'string' ? { 'x-amz-tagging': t } : {};
+  }
+  if (!(Number(source['x-amz-tagging-count'] ?? 0) > 0)) return {};
+  const q = `tagging${req.source.versionId ? `&versionId=${encodeURIComponent(req.source.versionId)}` : ''}`;
+  const xml = await readBody(await expectOk(await s3.send({ method: 'GET', bucket: req.source.bucket, key: req.source.key, query: q })));
+  const tags = new URLSearchParams();
+  for (const m of xml.matchAll(/<Tag>\s*<Key>([^<]*)<\/Key>\s*<Value>([^<]*)<\/Value>\s*<\/Tag>/g)) tags.append(unxml(m[1]!), unxml(m[2]!));
+  return tags.size ? { 'x-amz-tagging': tags.toString() } : {};
+}
 
 /** CopyObject done as GET → PUT (or ranged GETs → multipart upload), then a HEAD of the result. */
 export async function copyObject(s3: UpstreamS3, req: CopyRequest): Promise<CopyResult> {
   const src = await getSource(s3, req);
   const size = Number(src.headers['content-length'] ?? NaN);
   if (!Number.isFinite(size)) { src.destroy(); throw new GatewayError('Internal', { message: 'upstream GET of the copy source had no Content-Length' }); }
-  const headers = { ...objectHeaders(req, src.headers), ...sseHeaders(req.destKey) };
+  let headers: HeaderInput;
+  try {
+    headers = { ...objectHeaders(req, src.headers), ...(await tagging(s3, req, src.headers)), ...sseHeaders(req.destKey) };
+  } catch (e) {
+    src.destroy();
+    throw e;
+  }
   const sourceVersionId = src.headers['x-amz-version-id'] as string | undefined;
   let versionId: string | undefined;
   if (size <= req.multipartThreshold) {

@@ -46,8 +46,26 @@ export function createMetrics() {
     storeQueueDepth: new Gauge({ name: 'ssec_gateway_fingerprint_queue_depth', help: 'Fingerprint events waiting to be written to the store.', registers: [registry] }),
     storeDropped: new Counter({ name: 'ssec_gateway_fingerprint_events_dropped_total', help: 'Fingerprint events dropped because the queue was full (store down too long).', registers: [registry] }),
   };
+  // Closed label sets start at 0, so rate() and the dashboard see a series before the first event.
+  for (const outcome of SSE_C_OUTCOMES) m.sseC.inc({ outcome }, 0);
+  for (const kind of ['unreachable', 'timeout', 'truncated']) m.upstreamErrors.inc({ kind }, 0);
+  for (const kind of ['exposed', 'rotation_due', 'retired_used', 'compromised_used']) m.keyAlerts.inc({ kind }, 0);
+  for (const status of ['active', 'retired', 'compromised']) m.keys.set({ status }, 0);
+  for (const reason of AUTH_FAILURE_REASONS) m.authFailures.inc({ reason }, 0);
   return m;
 }
+
+/** Every value of `ssec_gateway_sse_c_requests_total{outcome}`. */
+export const SSE_C_OUTCOMES = [
+  'ok', 'injected', 'rejected_plaintext', 'exposed_key_denied', 'conflict', 'invalid_missing_algorithm', 'invalid_algorithm', 'invalid_missing_key',
+  'invalid_missing_key_md5', 'invalid_key', 'invalid_key_md5_mismatch', 'invalid_sse_on_read', 'invalid_key_in_query', 'invalid',
+] as const;
+
+/** The usual values of `ssec_gateway_auth_failures_total{reason}` (S3 error codes). */
+export const AUTH_FAILURE_REASONS = [
+  'SignatureDoesNotMatch', 'InvalidAccessKeyId', 'RequestTimeTooSkewed', 'AccessDenied', 'AuthorizationHeaderMalformed',
+  'AuthorizationQueryParametersError', 'InvalidArgument', 'InvalidRequest',
+] as const;
 
 export type Metrics = ReturnType<typeof createMetrics>;
 

@@ -8,6 +8,7 @@
  *   ├─ parse_request        operation, bucket, key        400 InvalidURI / InvalidBucketName
  *   ├─ authenticate         passthrough | sigv4 | none    403 SignatureDoesNotMatch, …
  *   ├─ authorize            client's allowed scopes       403 AccessDenied
+ *   ├─ check_body           x-amz-checksum-* of a plain body, held back until it holds   400 BadDigest
  *   ├─ validate_sse_c       triplets, conflicts           400 (AWS texts)
  *   ├─ inject_keys          key policy (sigv4, none)      403 AccessDenied (enforce)
  *   ├─ forwarding_headers   hop-by-hop out, X-Forwarded-Proto in
@@ -20,6 +21,7 @@ import type { KeyEvents } from '../events/key-events.js';
 import type { Stage } from './context.js';
 import { authenticate, type AuthOptions } from './stages/authenticate.js';
 import { authorize } from './stages/authorize.js';
+import { checkBody } from './stages/check-body.js';
 import { forwardingHeaders } from './stages/forwarding-headers.js';
 import { injectKeysStage } from './stages/inject-keys.js';
 import { parseRequest } from './stages/parse-request.js';
@@ -46,6 +48,7 @@ export function buildPipeline(config: GatewayConfig, deps: PipelineDeps): Stage[
     parseRequest(config.s3.baseDomains),
     authenticate({ ...deps.auth, mode: config.auth.mode, region: config.auth.region, trustForwardedHost: config.auth.trustForwardedHost }),
     ...(signing ? [authorize()] : []),
+    checkBody(),
     validateSseC(),
     ...(signing ? [injectKeysStage(deps.policy, deps.keyring)] : []),
     forwardingHeaders(),

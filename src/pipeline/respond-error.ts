@@ -1,13 +1,19 @@
 import { GatewayError } from '../errors/gateway-error.js';
+import { ERRORS } from '../errors/table.js';
 import { errorXml } from '../s3/error-xml.js';
+import { SigV4Error } from '../sigv4/errors.js';
 import type { RequestContext } from './context.js';
 
 /** The one place a GatewayError becomes an S3 XML response (HEAD: status and headers only). */
 export function respondError(ctx: RequestContext, err: GatewayError): void {
   const { res } = ctx;
-  ctx.failure ??= err.error;
+  // An internal error's reason goes to the log only; the client gets the table's message.
+  const internal = err.status >= 500 && err.error === 'Internal';
+  ctx.failure ??= internal ? `internal: ${err.message}${err.cause ? `: ${(err.cause as Error)?.stack ?? err.cause}` : ''}` : err.error;
   if (res.headersSent) { res.destroy(); return; }
-  const body = ctx.method === 'HEAD' ? '' : errorXml({ code: err.code, message: err.message, requestId: ctx.id, argumentName: err.argumentName, resource: ctx.target ? ctx.target.rawPath : undefined });
+  const message = internal ? ERRORS.Internal.message : err.message;
+  const details = err instanceof SigV4Error ? err.details : undefined;
+  const body = ctx.method === 'HEAD' ? '' : errorXml({ code: err.code, message, requestId: ctx.id, argumentName: err.argumentName, resource: ctx.target ? ctx.target.rawPath : undefined, details });
   const headers: Record<string, string | number> = {
     'content-type': 'application/xml',
     'x-amz-request-id': ctx.id,

@@ -3,9 +3,11 @@ function esc(s: string): string {
   return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
 }
 
-export function errorXml(fields: { code: string; message: string; requestId: string; resource?: string; argumentName?: string }): string {
+export function errorXml(fields: { code: string; message: string; requestId: string; resource?: string; argumentName?: string; details?: Readonly<Record<string, string>> }): string {
   let x = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${esc(fields.code)}</Code><Message>${esc(fields.message)}</Message>`;
   if (fields.argumentName) x += `<ArgumentName>${esc(fields.argumentName)}</ArgumentName>`;
+  // S3's extra elements, e.g. StringToSign and CanonicalRequest on SignatureDoesNotMatch
+  for (const [k, v] of Object.entries(fields.details ?? {})) if (/^[A-Za-z]+$/.test(k)) x += `<${k}>${esc(v)}</${k}>`;
   if (fields.resource) x += `<Resource>${esc(fields.resource)}</Resource>`;
   x += `<RequestId>${esc(fields.requestId)}</RequestId></Error>`;
   return x;

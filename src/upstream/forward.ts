@@ -38,12 +38,35 @@ function resetClient(ctx: RequestContext): void {
   }
 }
 
-export function forward(ctx: RequestContext, upstream: Upstream, metrics: Metrics): Promise<void> {
+/**
+ * A decoded body of 0 bytes: with `Content-Length: 0` the upstream takes the headers alone as the
+ * whole request, so the decoder must have verified the (empty) body and its trailer first.
+ */
+async function verifyEmptyBody(ctx: RequestContext): Promise<boolean> {
+  if (!ctx.body || String(ctx.upstreamHeaders['content-length']) !== '0') return ctx.expectContinue;
+  if (ctx.expectContinue) ctx.res.writeContinue();
+  await new Promise<void>((resolve, reject) => {
+    ctx.req.on('data', (c: Buffer) => { ctx.bytesIn += c.length; });
+    ctx.body!.once('error', reject).once('end', resolve).resume();
+  });
+  ctx.body = undefined;
+  return false;
+}
+
+export async function forward(ctx: RequestContext, upstream: Upstream, metrics: Metrics): Promise<void> {
+  let expectContinue: boolean;
+  try {
+    expectContinue = await verifyEmptyBody(ctx);
+  } catch (e) {
+    ctx.failure = `body: ${(e as GatewayError).code ?? (e as Error).message}`;
+    respondError(ctx, e instanceof GatewayError ? e : new GatewayError('Internal', { cause: e }));
+    return;
+  }
   const { req, res } = ctx;
   return new Promise<void>((resolve) => {
     res.once('close', () => resolve());
     const headers = ctx.upstreamHeaders;
-    if (ctx.expectContinue) headers.expect = '100-continue';
+    if (expectContinue) headers.expect = '100-continue';
     const sentAt = process.hrtime.bigint();
     const up = upstream.request({
       protocol: upstream.url.protocol, hostname: upstream.url.hostname, port: upstream.url.port || undefined,
@@ -55,10 +78,12 @@ export function forward(ctx: RequestContext, upstream: Upstream, metrics: Metric
       timer ??= setTimeout(() => up.destroy(new GatewayError('UpstreamTimeout')), upstream.timeoutMs);
     };
     let bodyStarted = false;
+    const emptied = ctx.body === undefined && ctx.verified?.decodedContentLength === 0;
     const body = ctx.body ?? req;
     const startBody = () => {
       if (bodyStarted) return;
       bodyStarted = true;
+      if (emptied) { up.end(); return; }
       req.on('data', (c: Buffer) => { ctx.bytesIn += c.length; });
       body.pipe(up);
     };
@@ -119,7 +144,7 @@ export function forward(ctx: RequestContext, upstream: Upstream, metrics: Metric
       respondError(ctx, timeout ? e : new GatewayError('UpstreamUnreachable', { cause: e }));
     });
 
-    if (ctx.expectContinue) {
+    if (expectContinue) {
       up.flushHeaders();
       armTimeout();
     } else {

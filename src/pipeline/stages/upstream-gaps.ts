@@ -4,7 +4,8 @@ import { errorXml } from '../../s3/error-xml.js';
 import { COPY_SOURCE, SSEC } from '../../s3/headers.js';
 import { parseCopySource } from '../../sse-c/injection.js';
 import type { CredentialSource } from '../../upstream/credentials.js';
-import { normalizeErrorBody } from '../../upstream/normalize-error.js';
+import { messageFor, normalizeErrorBody } from '../../upstream/normalize-error.js';
+import { ERRORS } from '../../errors/table.js';
 import { UpstreamAnswer, UpstreamS3 } from '../../upstream/s3-client.js';
 import type { Upstream } from '../../upstream/upstream.js';
 import type { RequestContext, Stage } from '../context.js';
@@ -22,14 +23,51 @@ export interface GapOptions {
 const NS = 'http://s3.amazonaws.com/doc/2006-03-01/';
 
 function sendXml(ctx: RequestContext, status: number, body: string, headers: Record<string, string | undefined>): void {
+  ctx.bytesOut += Buffer.byteLength(body);
+  if (ctx.res.headersSent) {
+    // the copy outlived KEEPALIVE_AFTER_MS: S3's form is a 200 whose body is the result or an <Error>
+    ctx.res.end(body.replace(/^<\?xml[^>]*>\n?/, ''));
+    return;
+  }
   const out: Record<string, string | number> = { 'content-type': 'application/xml', 'x-amz-request-id': ctx.id, 'content-length': Buffer.byteLength(body) };
   for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = v;
-  ctx.bytesOut += Buffer.byteLength(body);
   ctx.res.writeHead(status, out);
   ctx.res.end(body);
 }
 
+const KEEPALIVE_AFTER_MS = 3000;
+const KEEPALIVE_EVERY_MS = 5000;
+
+/**
+ * A copy done here sends nothing until it is done, and a large one takes longer than a client's
+ * read timeout (aws-cli: 60 s). S3 answers long copies with 200 at once and whitespace until the
+ * result (or an <Error> inside the 200, which SDKs check for CopyObject and UploadPartCopy).
+ */
+async function withKeepAlive(ctx: RequestContext, headers: Record<string, string | undefined>, work: () => Promise<void>): Promise<void> {
+  let ticker: NodeJS.Timeout | undefined;
+  const starter = setTimeout(() => {
+    const out: Record<string, string> = { 'content-type': 'application/xml', 'x-amz-request-id': ctx.id };
+    for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = v;
+    ctx.res.writeHead(200, out);
+    (ctx.res as NodeJS.WritableStream).write('<?xml version="1.0" encoding="UTF-8"?>\n');
+    ticker = setInterval(() => (ctx.res as NodeJS.WritableStream).write(' '), KEEPALIVE_EVERY_MS);
+  }, KEEPALIVE_AFTER_MS);
+  try {
+    await work();
+  } finally {
+    clearTimeout(starter);
+    clearInterval(ticker);
+  }
+}
+
 function fail(ctx: RequestContext, e: unknown): void {
+  if (ctx.res.headersSent) {
+    const err = e instanceof GatewayError ? e : new GatewayError('Internal', { cause: e });
+    const code = e instanceof UpstreamAnswer ? (/<Code>([^<]*)<\/Code>/.exec(e.body)?.[1] ?? 'InternalError') : err.code;
+    ctx.failure = e instanceof UpstreamAnswer ? `upstream ${e.status} during gateway copy` : `internal: ${(e as Error)?.stack ?? e}`;
+    sendXml(ctx, 200, errorXml({ code, message: e instanceof UpstreamAnswer ? messageFor(code, ctx) : ERRORS.Internal.message, requestId: ctx.id }), {});
+    return;
+  }
   if (e instanceof UpstreamAnswer) {
     ctx.failure = `upstream ${e.status} during gateway copy`;
     const { body } = e.body ? normalizeErrorBody(e.body, ctx) : { body: errorXml({ code: e.status === 404 ? 'NoSuchKey' : 'InvalidRequest', message: e.status === 404 ? 'The specified key does not exist.' : 'The copy source could not be read with the keys given.', requestId: ctx.id }) };
@@ -76,14 +114,14 @@ export function upstreamGaps(o: GapOptions): Stage {
       };
       ctx.sseCOutcome = ctx.injected ? 'injected' : 'ok';
       ctx.terminal = copy
-        ? async (c) => {
+        ? async (c) => withKeepAlive(c, echoSseC(c), async () => {
           try {
             const r = await copyObject(s3, req);
             sendXml(c, 200, `<?xml version="1.0" encoding="UTF-8"?>\n<CopyObjectResult xmlns="${NS}"><LastModified>${r.lastModified}</LastModified><ETag>${r.etag.replace(/"/g, '&quot;')}</ETag></CopyObjectResult>`,
               { ...echoSseC(c), 'x-amz-version-id': r.versionId, 'x-amz-copy-source-version-id': r.sourceVersionId });
           } catch (e) { fail(c, e); }
-        }
-        : async (c) => {
+        })
+        : async (c) => withKeepAlive(c, echoSseC(c), async () => {
           const rangeHeader = c.headers['x-amz-copy-source-range'];
           const range = typeof rangeHeader === 'string' ? rangeHeader : undefined;
           try {
@@ -93,7 +131,7 @@ export function upstreamGaps(o: GapOptions): Stage {
             sendXml(c, 200, `<?xml version="1.0" encoding="UTF-8"?>\n<CopyPartResult xmlns="${NS}"><LastModified>${r.lastModified}</LastModified><ETag>${r.etag.replace(/"/g, '&quot;')}</ETag></CopyPartResult>`,
               { ...echoSseC(c), 'x-amz-copy-source-version-id': r.sourceVersionId });
           } catch (e) { fail(c, e); }
-        };
+        });
     },
   };
 }
