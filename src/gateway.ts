@@ -6,6 +6,9 @@ import { createAdminServer } from './admin/admin-server.js';
 import type { GatewayConfig } from './config/load.js';
 import { KeyEvents } from './events/key-events.js';
 import { fingerprintSecret } from './fingerprints/secret.js';
+import { KeyTracker, deletedObjects, isErrorBody, openFingerprintStore, parseUploadId, type RecordExtra } from './fingerprints/index.js';
+import type { RequestContext } from './pipeline/context.js';
+import type { FingerprintStore } from './fingerprints/types.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { createMetrics, type Metrics } from './metrics/registry.js';
 import { buildPipeline } from './pipeline/build-pipeline.js';
@@ -41,6 +44,17 @@ function upstreamCredentials(config: GatewayConfig, policy: () => PolicyFile): (
   };
 }
 
+/** What the fingerprint inventory needs from a finished request: upstream headers and the small XML bodies. */
+function bookkeeping(ctx: RequestContext): RecordExtra {
+  const text = (b?: Buffer[]) => (b ? Buffer.concat(b).toString('utf8') : '');
+  const response = text(ctx.captured?.response);
+  const extra: RecordExtra = { responseHeaders: ctx.upstreamResponseHeaders };
+  if (ctx.operation === 'CreateMultipartUpload') extra.uploadId = parseUploadId(response);
+  if (ctx.operation === 'CompleteMultipartUpload') extra.failed = isErrorBody(response);
+  if (ctx.operation === 'DeleteObjects' && ctx.target?.bucket) extra.deleted = deletedObjects(ctx.target.bucket, text(ctx.captured?.request), response);
+  return extra;
+}
+
 export interface Addresses { https: AddressInfo; http?: AddressInfo; admin: AddressInfo }
 
 export interface Gateway {
@@ -49,6 +63,7 @@ export interface Gateway {
   readonly events: KeyEvents;
   readonly metrics: Metrics;
   readonly log: Logger;
+  readonly store: FingerprintStore;
   /** the certificate file clients should trust, when the gateway made its own */
   readonly selfSignedCert?: string;
 }
@@ -59,8 +74,10 @@ export function createGateway(config: GatewayConfig, opts: { logDestination?: No
   const { secret, generatedAt } = fingerprintSecret(config.fingerprint.secret, config.stateDir);
   if (generatedAt) log.warn({ file: generatedAt }, 'no fingerprint.secret configured: using the one kept in the state directory (set fingerprint.secret for more than one replica)');
   const events = new KeyEvents(secret);
+  const store = openFingerprintStore(config, { metrics, log });
+  const tracker = new KeyTracker(store, secret, config.keys.onExposed);
   events.on('exposed', (e) => {
-    metrics.keyExposures.inc();
+    void store.exposed(e); // counts it, marks the key compromised, tells every replica
     log.warn({ event: 'key_exposed', fingerprint: e.fingerprint, client: e.client, listener: e.listener, header: e.header, requestId: e.requestId }, KeyEvents.describe(e));
   });
 
@@ -90,6 +107,7 @@ export function createGateway(config: GatewayConfig, opts: { logDestination?: No
   const credentials = upstreamCredentials(config, policy);
   const stages = buildPipeline(config, {
     events,
+    keyPolicy: tracker.stage(),
     auth: { policy, metrics },
     policy,
     keyring: () => keyring?.value ?? new Map(),
@@ -99,15 +117,17 @@ export function createGateway(config: GatewayConfig, opts: { logDestination?: No
       multipartThreshold: 256 << 20, partSize: 64 << 20,
     })],
   });
-  const https = createHttpsListener({ ...tls, minVersion: config.tls.minVersion }, createHandler('https', stages, upstream, metrics, log), metrics);
-  const plain = config.listen.httpPort !== undefined ? createPlaintextListener(createHandler('http', stages, upstream, metrics, log), metrics) : undefined;
+  const record = (ctx: RequestContext) => tracker.record(ctx, bookkeeping(ctx));
+  const https = createHttpsListener({ ...tls, minVersion: config.tls.minVersion }, createHandler('https', stages, upstream, metrics, log, record), metrics);
+  const plain = config.listen.httpPort !== undefined ? createPlaintextListener(createHandler('http', stages, upstream, metrics, log, record), metrics) : undefined;
   let draining = false;
   const admin = createAdminServer(metrics, { draining: () => draining, upstream: upstream.url });
   const adminListener = wrapServer(admin);
 
   return {
-    events, metrics, log, selfSignedCert,
+    events, metrics, log, selfSignedCert, store,
     async listen() {
+      await store.ready(); // the retired/compromised set is loaded before the first key is checked
       const a: Addresses = {
         https: await listen(https, config.listen.httpsPort, config.listen.host),
         http: plain ? await listen(plain, config.listen.httpPort!, config.listen.host) : undefined,
@@ -120,6 +140,7 @@ export function createGateway(config: GatewayConfig, opts: { logDestination?: No
       draining = true;
       await Promise.all([https, ...(plain ? [plain] : [])].map((l) => l.close(config.shutdown.graceMs)));
       await adminListener.close(0);
+      await store.close();
       upstream.close();
       for (const c of closers) c();
       log.flush?.();

@@ -93,10 +93,12 @@ function write(s: NodeJS.WritableStream, text: string): void {
 export async function keysCommand(argv: string[], config: GatewayConfig, out: NodeJS.WritableStream, deps: KeysDeps = {}): Promise<number> {
   const err = deps.err ?? process.stderr;
   const now = deps.now ?? (() => new Date());
-  const args = parseArgs(argv, ['json', 'force', 'help', 'overdue', 'h']);
+  // a bare switch never takes the next word as its value (`keys show --json KEY`)
+  const switches = new Set(['--json', '--force', '--help', '--overdue', '-h']);
+  const args = parseArgs(argv.map((a) => (switches.has(a) ? `${a.replace(/^-h$/, '--help')}=true` : a)));
   const [cmd, ...rest] = args.positional;
   const flag = (n: string) => args.flags.get(n)?.at(-1);
-  const help = args.flags.has('help') || args.flags.has('h') || argv.includes('-h');
+  const help = args.flags.has('help');
   if (help || cmd === 'help') {
     write(out, (cmd && HELP[cmd === 'help' ? rest[0] ?? '' : cmd]) || KEYS_HELP);
     return 0;

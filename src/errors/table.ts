@@ -33,6 +33,8 @@ export const ERRORS = {
   InvalidCopySource: { status: 400, code: 'InvalidArgument', message: 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey', when: 'an `x-amz-copy-source` that names no bucket and key' },
   IllegalSelfCopy: { status: 400, code: 'InvalidRequest', message: "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.", when: 'CopyObject onto itself with nothing changed' },
   InvalidCopyRange: { status: 400, code: 'InvalidArgument', message: 'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy', when: 'a malformed `x-amz-copy-source-range`' },
+  // --- key fingerprints ---
+  KeyExposedDenied: { status: 403, code: 'AccessDenied', message: 'Access Denied: this SSE-C key was exposed over plaintext HTTP and must be rotated.', when: 'a key known to be exposed (seen on the plaintext listener, on any replica) and `keys.onExposed: deny` (the message names the key id and the date)' },
   // --- request shape ---
   InvalidBucketName: { status: 400, code: 'InvalidBucketName', message: 'The specified bucket is not valid.', when: 'a bucket name S3 would not accept' },
   InvalidURI: { status: 400, code: 'InvalidURI', message: "Couldn't parse the specified URI.", when: 'a path that is not valid percent-encoding' },

@@ -194,6 +194,8 @@ export abstract class BaseStore implements FingerprintStore {
     } while (cursor !== undefined);
   }
 
+  async ready(_timeoutMs?: number): Promise<void> { /* the memory store is always ready */ }
+
   health(): StoreHealth {
     return { up: this.isUp() && this.#up, queueDepth: this.#depth(), dropped: this.#dropped, kind: this.kind };
   }

@@ -7,7 +7,7 @@ export type {
   StatusInfo, StoreHealth, UploadComplete, UploadPart, UploadStart,
 } from './types.js';
 export { ALERT_KINDS, KEY_STATUSES } from './types.js';
-export { createFingerprintStore, usesRedis, type CreateStoreDeps } from './store.js';
+export { createFingerprintStore, openFingerprintStore, usesRedis, type CreateStoreDeps } from './store.js';
 export { KeyTracker, type RecordExtra } from './tracker.js';
 export { deletedObjects, isErrorBody, parseUploadId } from './s3-xml.js';
 export { overdueReasons, type RotationPolicy, type OverdueReason } from './policy.js';

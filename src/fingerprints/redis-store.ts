@@ -243,6 +243,7 @@ export class RedisStore extends BaseStore {
   #reloading: Promise<void> | undefined;
   #reloadAgain = false;
   #lastErrLog = 0;
+  #loaded = false;
 
   constructor(clients: RedisStoreClients, prefix: string, deps: StoreDeps, opts: StoreOptions) {
     super(deps, opts);
@@ -304,6 +305,7 @@ export class RedisStore extends BaseStore {
         for (const fp of this.#touched) { const cur = this.cache.get(fp); if (cur) next.set(fp, cur); else next.delete(fp); }
         for (const [fp, info] of this.pendingExposures()) next.set(fp, info);
         this.cache = next;
+        this.#loaded = true;
       } catch (e) {
         this.#logError('status reload', e as Error);
       } finally {
@@ -315,8 +317,9 @@ export class RedisStore extends BaseStore {
     });
   }
 
-  /** Test hook: resolves once a reload in progress (if any) is over. */
-  async reloaded(): Promise<void> {
+  override async ready(timeoutMs = 3000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end && !(this.#loaded && this.#sub.status === 'ready')) await new Promise((r) => setTimeout(r, 10));
     while (this.#reloading) await this.#reloading;
   }
 

@@ -90,11 +90,13 @@ export class KeyTracker {
     const f = this.fingerprintsOf(ctx);
     for (const [fp, which] of [[f.key, 'key'], [f.copySource, 'copy-source key']] as const) {
       if (!fp || this.#onExposed !== 'deny') continue;
-      if (this.#store.statusOf(fp)?.status === 'compromised') {
-        ctx.sseCOutcome = 'denied_compromised';
+      const status = this.#store.statusOf(fp);
+      if (status?.status === 'compromised') {
+        ctx.sseCOutcome = 'exposed_key_denied';
         ctx.failure = `compromised ${which} ${shortId(fp)}`;
-        throw new GatewayError('KeyPolicyDenied', {
-          message: `Access Denied: the SSE-C ${which} of this request (id ${shortId(fp)}) was exposed and is refused; rotate it`,
+        const when = status.exposedAt ? ` on ${status.exposedAt.toISOString().replace(/\.\d{3}Z$/, 'Z')}` : '';
+        throw new GatewayError('KeyExposedDenied', {
+          message: `Access Denied: the SSE-C ${which} of this request (id ${shortId(fp)}) was exposed over plaintext HTTP${when} and must be rotated; it is refused.`,
         });
       }
     }

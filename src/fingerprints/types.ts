@@ -150,6 +150,11 @@ export interface FingerprintStore {
   /** The whole inventory of a key, page by page. */
   objects(fingerprint: string, opts?: { count?: number }): AsyncIterable<ObjectEntry>;
 
+  /**
+   * Resolves once the store is connected and has loaded the retired/compromised set, or after
+   * timeoutMs (default 3 s) without it. Never rejects. (createFingerprintStore already waited.)
+   */
+  ready(timeoutMs?: number): Promise<void>;
   health(): StoreHealth;
   /** Waits until everything queued so far is written (true) or timeoutMs passed (false). */
   flush(timeoutMs?: number): Promise<boolean>;

@@ -39,7 +39,7 @@ export function createMetrics() {
       labelNames: ['op'] as const, buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01], registers: [registry],
     }),
     // key fingerprints
-    keyAlerts: new Counter({ name: 'ssec_gateway_key_alerts_total', help: 'Key alerts raised: exposed, rotation_due, retired_used.', labelNames: ['kind'] as const, registers: [registry] }),
+    keyAlerts: new Counter({ name: 'ssec_gateway_key_alerts_total', help: 'Key alerts raised: exposed, rotation_due, retired_used, compromised_used.', labelNames: ['kind'] as const, registers: [registry] }),
     keys: new Gauge({ name: 'ssec_gateway_keys', help: 'Known key fingerprints by status (active, retired, compromised).', labelNames: ['status'] as const, registers: [registry] }),
     keysOverdue: new Gauge({ name: 'ssec_gateway_keys_overdue', help: 'Active keys past the rotation policy (age, objects or bytes).', registers: [registry] }),
     storeUp: new Gauge({ name: 'ssec_gateway_fingerprint_store_up', help: '1 when the fingerprint store (Redis) answers, 0 when not.', registers: [registry] }),

@@ -11,6 +11,7 @@
  *   ├─ check_body           x-amz-checksum-* of a plain body, held back until it holds   400 BadDigest
  *   ├─ validate_sse_c       triplets, conflicts           400 (AWS texts)
  *   ├─ inject_keys          key policy (sigv4, none)      403 AccessDenied (enforce)
+ *   ├─ key_policy           fingerprint; exposed key?     403 AccessDenied (exposed on DATE, rotate)
  *   ├─ forwarding_headers   hop-by-hop out, X-Forwarded-Proto in
  *   ├─ sign_upstream        SigV4 re-sign (sigv4, none)
  *   ├─ upstream_gaps        copies the upstream cannot do → done here (GET → PUT)
@@ -33,6 +34,8 @@ import type { Keyring } from '../sse-c/keyring.js';
 
 export interface PipelineDeps {
   events: KeyEvents;
+  /** fingerprints the request's keys; refuses a key known to be exposed (fingerprints/tracker.ts) */
+  keyPolicy: Stage;
   auth: Omit<AuthOptions, 'mode' | 'region' | 'trustForwardedHost'>;
   policy: () => PolicyFile;
   keyring: () => Keyring;
@@ -51,6 +54,7 @@ export function buildPipeline(config: GatewayConfig, deps: PipelineDeps): Stage[
     checkBody(),
     validateSseC(),
     ...(signing ? [injectKeysStage(deps.policy, deps.keyring)] : []),
+    deps.keyPolicy,
     forwardingHeaders(),
     ...(signing ? [signUpstreamStage(deps.sign)] : []),
     ...(deps.extra ?? []),

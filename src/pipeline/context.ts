@@ -44,6 +44,10 @@ export interface RequestContext {
   verified?: VerifiedRequest;
   /** the body to send upstream when it is not the client's as is (decoded aws-chunked) */
   body?: Readable;
+  /** the upstream's response headers (version id, delete marker, …) */
+  upstreamResponseHeaders?: IncomingMessage['headers'];
+  /** small request/response bodies kept for bookkeeping (DeleteObjects, multipart answers); capped */
+  captured?: { request?: Buffer[]; response?: Buffer[] };
   /** set by a stage that answers the request itself instead of forwarding it (e.g. RGW 16 copies) */
   terminal?: (ctx: RequestContext) => Promise<void>;
   /** outcome label for the SSE-C metric, set by the stage that decided it */

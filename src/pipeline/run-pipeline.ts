@@ -26,7 +26,7 @@ function requestId(): string {
 }
 
 /** Runs the stages, then the forwarder, then writes one log line and the request metrics. */
-export function createHandler(listener: 'https' | 'http', stages: readonly Stage[], upstream: Upstream, metrics: Metrics, log: Logger): Handler {
+export function createHandler(listener: 'https' | 'http', stages: readonly Stage[], upstream: Upstream, metrics: Metrics, log: Logger, record?: (ctx: RequestContext) => void): Handler {
   return (req, res, expectContinue = false) => {
     const h2 = req.httpVersionMajor === 2;
     const headers = requestHeaders(req, h2);
@@ -38,7 +38,7 @@ export function createHandler(listener: 'https' | 'http', stages: readonly Stage
       operation: 'Unknown', upstreamHeaders: {}, bytesIn: 0, bytesOut: 0,
     };
     metrics.inFlight.inc({ listener });
-    res.once('close', () => finish(ctx, metrics, log));
+    res.once('close', () => { finish(ctx, metrics, log); record?.(ctx); });
     void run(ctx, stages, upstream, metrics);
   };
 }

@@ -28,6 +28,16 @@ function responseHeaders(up: IncomingMessage): OutgoingHttpHeaders {
   return out;
 }
 
+/** Answers the fingerprint inventory needs to read (UploadId, deleted keys, a 200 with an <Error>). */
+const CAPTURE_RESPONSE = new Set(['CreateMultipartUpload', 'CompleteMultipartUpload', 'DeleteObjects']);
+const CAPTURE_LIMIT = 1 << 20;
+
+/** Keeps a copy of what flows by, up to CAPTURE_LIMIT (these bodies are small XML). */
+function capture(stream: { on(event: "data", cb: (c: Buffer) => void): unknown }, into: Buffer[]): void {
+  let n = 0;
+  stream.on('data', (c: Buffer) => { if (n < CAPTURE_LIMIT) { into.push(c); n += c.length; } });
+}
+
 /** Resets the client's stream: HTTP/2 RST_STREAM, HTTP/1.1 closes the socket, so a short body is never taken as complete. */
 function resetClient(ctx: RequestContext): void {
   if (ctx.protocol === 'h2') {
@@ -85,6 +95,7 @@ export async function forward(ctx: RequestContext, upstream: Upstream, metrics: 
       bodyStarted = true;
       if (emptied) { up.end(); return; }
       req.on('data', (c: Buffer) => { ctx.bytesIn += c.length; });
+      if (ctx.operation === 'DeleteObjects') capture(body, (ctx.captured ??= {}).request = []);
       body.pipe(up);
     };
     // A decoder (aws-chunked) that finds a bad chunk signature or checksum: the upstream request is
@@ -113,6 +124,8 @@ export async function forward(ctx: RequestContext, upstream: Upstream, metrics: 
       const status = upRes.statusCode ?? 502;
       metrics.upstreamDuration.observe({ operation: ctx.operation, status_class: statusClass(status) }, Number(process.hrtime.bigint() - sentAt) / 1e9);
       ctx.upstreamRequestId = typeof upRes.headers['x-amz-request-id'] === 'string' ? upRes.headers['x-amz-request-id'] : undefined;
+      ctx.upstreamResponseHeaders = upRes.headers;
+      if (CAPTURE_RESPONSE.has(ctx.operation) && status < 300) capture(upRes, (ctx.captured ??= {}).response = []);
       if (res.destroyed) { upRes.destroy(); return; }
       upRes.once('close', () => {
         if (!upRes.complete) {

@@ -79,7 +79,7 @@ t.test('normalizeErrorBody with RGW bodies', async (t) => {
     t.same(normalizeErrorBody(rgwBody(code), put), { body: rgwBody(code, `<Message>${escapeXml(UPSTREAM_MESSAGES[code]!)}</Message>`), filled: code }, `${code}: filled from the standard S3 message`);
   }
   t.same(normalizeErrorBody(rgwBody('SignatureDoesNotMatch', '<Message/>'), ctx).body, rgwBody('SignatureDoesNotMatch', '<Message>The request signature we calculated does not match the signature you provided. Check your key and signing method.</Message>'), 'self-closing Message filled');
-  t.same(normalizeErrorBody(rgwBody('RequestTimeTooSkewed', ''), ctx).body, rgwBody('RequestTimeTooSkewed', "<Message>The difference between the request time and the server&apos;s time is too large.</Message>"), 'missing Message inserted, apostrophe escaped');
+  t.same(normalizeErrorBody(rgwBody('XAmzContentSHA256Mismatch', ''), ctx).body, rgwBody('XAmzContentSHA256Mismatch', "<Message>The provided &apos;x-amz-content-sha256&apos; header does not match what was computed.</Message>"), 'missing Message inserted, apostrophe escaped');
   t.same(normalizeErrorBody(rgwBody('SomethingNew'), ctx), { body: rgwBody('SomethingNew', '<Message>SomethingNew</Message>'), filled: 'SomethingNew' }, 'unknown code: the code is the message');
   const hasMessage = rgwBody('NoSuchKey', '<Message>custom upstream text</Message>');
   t.same(normalizeErrorBody(hasMessage, ctx), { body: hasMessage }, 'an upstream message is kept as is, not marked filled');
