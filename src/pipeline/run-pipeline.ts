@@ -20,9 +20,12 @@ function requestHeaders(req: ClientRequest, h2: boolean): Headers {
   return out;
 }
 
-/** S3-style request id: 16 upper-case hex digits. */
+/** S3-style request id, 16 upper-case hex digits: a random per-process prefix and a counter (no RNG call per request). */
+const ID_PREFIX = randomBytes(3).toString('hex').toUpperCase();
+let idCounter = 0;
 function requestId(): string {
-  return randomBytes(8).toString('hex').toUpperCase();
+  idCounter = (idCounter + 1) % 0x10000000000;
+  return ID_PREFIX + idCounter.toString(16).toUpperCase().padStart(10, '0');
 }
 
 /** Runs the stages, then the forwarder, then writes one log line and the request metrics. */
