@@ -13,6 +13,7 @@
  * opens is copied (oldest first, so the current version stays current) and the old-key version is
  * deleted once its copy is verified — S3 cannot re-encrypt a version in place.
  */
+import { readFileSync } from 'node:fs';
 import type { GatewayConfig } from '../config/load.js';
 import { resolveSecret } from '../config/load.js';
 import { copyObject } from '../copy/stream-copy.js';
@@ -54,7 +55,13 @@ interface Target { bucket: string; key: string; versionId?: string; size?: numbe
 function loadKey(spec: string | undefined, name: string): CustomerKey {
   if (!spec) throw new Error(`--${name} is required (file:/path or env:NAME)`);
   if (!/^(file|env):/.test(spec)) throw new Error(`--${name} must be file:/path or env:NAME (a key never goes on the command line)`);
-  return CustomerKey.fromKeyFile(Buffer.from(resolveSecret(spec), spec.startsWith('file:') ? 'latin1' : 'utf8'));
+  // a key file is read as bytes: 32 raw bytes (openssl rand 32) are not text
+  const content = spec.startsWith('file:') ? readFileSync(spec.slice(5)) : Buffer.from(resolveSecret(spec), 'utf8');
+  try {
+    return CustomerKey.fromKeyFile(content);
+  } catch (e) {
+    throw new Error(`--${name} ${spec.split(':')[0]}:…: ${(e as Error).message}`);
+  }
 }
 
 function sse(k: CustomerKey): Record<string, string> {
@@ -158,7 +165,14 @@ export async function rotateCommand(flags: Map<string, string[]>, config: Gatewa
   const one = async (t: Target): Promise<void> => {
     const name = `s3://${t.bucket}/${t.key}${t.versionId ? ` (version ${t.versionId})` : ''}`;
     try {
-      if (!allVersions && await opens(s3, t, newKey, undefined)) { progress.skipped++; progress.bar(); return; }
+      const already = allVersions ? undefined : await opens(s3, t, newKey, undefined);
+      if (already) {
+        // re-keyed before (an interrupted run): make sure the inventory says so too
+        store.objectRekeyed({ bucket: t.bucket, key: t.key, fingerprint: newFp, size: already.size, at: new Date(), fromVersionId: t.versionId });
+        progress.skipped++;
+        progress.bar();
+        return;
+      }
       const before = await opens(s3, t, oldKey);
       if (!before) {
         if (!bucket) progress.line(`skip ${name}: the old key does not open it (overwritten or deleted since)`);

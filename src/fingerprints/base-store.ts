@@ -340,7 +340,9 @@ export abstract class BaseStore implements FingerprintStore {
         for (const op of batch) if (op.t === 'expose' && (op.done || !this.isUp())) { for (const w of op.waiters.splice(0)) w(); }
         this.#updateDepth();
       }
-      await this.#alertsFor(summaries).catch((e) => this.log.debug({ err: String(e) }, 'key alert bookkeeping failed'));
+      const seen = new Map<string, KeyStatus>();
+      for (const op of batch) if (op.t === 'use' && op.e.seen && op.e.seen !== 'active') seen.set(op.e.fingerprint, op.e.seen);
+      await this.#alertsFor(summaries, seen).catch((e) => this.log.debug({ err: String(e) }, 'key alert bookkeeping failed'));
     }
   }
 
@@ -373,17 +375,20 @@ export abstract class BaseStore implements FingerprintStore {
     this.#retryTimer.unref();
   }
 
-  async #alertsFor(summaries: UseSummary[]): Promise<void> {
+  async #alertsFor(summaries: UseSummary[], seen: ReadonlyMap<string, KeyStatus>): Promise<void> {
     const now = this.now();
     for (const s of summaries) {
       if (s.status === 'retired' || s.status === 'compromised') {
-        const kind = s.status === 'retired' ? 'retired_used' : 'compromised_used';
+        // only a use that was admitted while the key was already retired / compromised counts
+        const status = seen.get(s.fingerprint);
+        if (status !== 'retired' && status !== 'compromised') continue;
+        const kind = status === 'retired' ? 'retired_used' : 'compromised_used';
         const last = s.alerts[kind];
         if (last !== undefined && now.getTime() - last < USED_ALERT_INTERVAL_MS) continue;
         if (!(await this.claimAlert(s.fingerprint, kind, now, USED_ALERT_INTERVAL_MS))) continue;
         this.alerter.raise({
           kind, fingerprint: s.fingerprint, at: now,
-          summary: s.status === 'retired'
+          summary: status === 'retired'
             ? `retired SSE-C key ${shortId(s.fingerprint)} is still in use (last by ${s.client})`
             : `compromised SSE-C key ${shortId(s.fingerprint)} is still in use (last by ${s.client}); it was exposed and must be rotated`,
           details: { client: s.client },

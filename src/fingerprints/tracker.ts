@@ -12,7 +12,7 @@ import { GatewayError } from '../errors/gateway-error.js';
 import type { RequestContext, Stage } from '../pipeline/context.js';
 import { shortId } from '../sse-c/customer-key.js';
 import { normVersion } from './ids.js';
-import type { FingerprintStore, ObjectRef } from './types.js';
+import type { FingerprintStore, KeyStatus, ObjectRef } from './types.js';
 
 export interface RecordExtra {
   /** the upstream response headers (x-amz-version-id, x-amz-delete-marker); res.getHeader is tried otherwise */
@@ -28,7 +28,7 @@ export interface RecordExtra {
   at?: Date;
 }
 
-interface Fingerprints { key?: string; copySource?: string; admitted: boolean }
+interface Fingerprints { key?: string; copySource?: string; admitted: boolean; keySeen?: KeyStatus; copySourceSeen?: KeyStatus }
 
 const WRITES = new Set(['PutObject', 'UploadPart', 'PostObject']);
 
@@ -100,6 +100,8 @@ export class KeyTracker {
         });
       }
     }
+    f.keySeen = f.key ? this.#store.statusOf(f.key)?.status : undefined;
+    f.copySourceSeen = f.copySource ? this.#store.statusOf(f.copySource)?.status : undefined;
     f.admitted = true;
   }
 
@@ -133,8 +135,8 @@ export class KeyTracker {
 
     if (f?.admitted) {
       const base = { at, client: ctx.remoteAddress, bucket, operation: op };
-      if (f.key) store.use({ ...base, fingerprint: f.key, bytesWritten: ok && WRITES.has(op) ? (op === 'PostObject' ? extra.post?.size ?? 0 : size()) : 0 });
-      if (f.copySource && f.copySource !== f.key) store.use({ ...base, fingerprint: f.copySource, bytesWritten: 0 });
+      if (f.key) store.use({ ...base, fingerprint: f.key, seen: f.keySeen, bytesWritten: ok && WRITES.has(op) ? (op === 'PostObject' ? extra.post?.size ?? 0 : size()) : 0 });
+      if (f.copySource && f.copySource !== f.key) store.use({ ...base, fingerprint: f.copySource, seen: f.copySourceSeen, bytesWritten: 0 });
     }
     if (!ok || !bucket) return;
     const versionId = normVersion(resHeader('x-amz-version-id'));

@@ -22,6 +22,12 @@ export interface KeyUse {
   operation: string;
   /** bytes of object data written with this key by this request (0 for reads) */
   bytesWritten: number;
+  /**
+   * The key's status in this replica's cache when the request was admitted. retired_used /
+   * compromised_used alerts go by it, not by the status when the event is written: a use from
+   * before an exposure must not raise compromised_used (and take its once-an-hour slot).
+   */
+  seen?: KeyStatus;
 }
 
 export interface ObjectRef {
