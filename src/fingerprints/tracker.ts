@@ -12,6 +12,7 @@ import { GatewayError } from '../errors/gateway-error.js';
 import type { RequestContext, Stage } from '../pipeline/context.js';
 import { shortId } from '../sse-c/customer-key.js';
 import { normVersion } from './ids.js';
+import { parseCopySource as parseCopySourceHeader } from '../s3/copy-source.js';
 import type { FingerprintStore, KeyStatus, ObjectRef } from './types.js';
 
 export interface RecordExtra {
@@ -37,20 +38,10 @@ function one(v: string | string[] | number | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : String(v);
 }
 
-/** `x-amz-copy-source`: `bucket/key[?versionId=…]`, URL-encoded, optionally with a leading slash. */
+/** The copy source, with the version id as the inventory spells it. */
 export function parseCopySource(v: string | undefined): ObjectRef | undefined {
-  if (!v) return undefined;
-  let s = v.startsWith('/') ? v.slice(1) : v;
-  let versionId: string | undefined;
-  const q = s.indexOf('?');
-  if (q >= 0) { versionId = new URLSearchParams(s.slice(q + 1)).get('versionId') ?? undefined; s = s.slice(0, q); }
-  const slash = s.indexOf('/');
-  if (slash <= 0) return undefined;
-  try {
-    return { bucket: decodeURIComponent(s.slice(0, slash)), key: decodeURIComponent(s.slice(slash + 1)), versionId: normVersion(versionId) };
-  } catch {
-    return undefined;
-  }
+  const src = parseCopySourceHeader(v);
+  return src && { ...src, versionId: normVersion(src.versionId) };
 }
 
 /** `bytes=first-last` → its length. */

@@ -10,6 +10,7 @@
 import { GatewayError } from '../errors/gateway-error.js';
 import { inScope, type InjectionRule } from '../auth/policy-file.js';
 import { COPY_SOURCE, SSE, SSE_KMS_KEY_ID } from '../s3/headers.js';
+import { parseCopySource } from '../s3/copy-source.js';
 import { sseCUse } from '../s3/operations.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { Keyring } from './keyring.js';
@@ -20,21 +21,6 @@ const KEYED_WRITES = new Set(['PutObject', 'CreateMultipartUpload', 'CopyObject'
 
 export function findRule(rules: readonly InjectionRule[], bucket: string | undefined, key: string | undefined): InjectionRule | undefined {
   return rules.find((r) => inScope(r, bucket, key));
-}
-
-/** `x-amz-copy-source: /bucket/key?versionId=…` (leading slash optional, percent-encoded). */
-export function parseCopySource(value: string | string[] | undefined): { bucket: string; key: string; versionId?: string } | undefined {
-  if (typeof value !== 'string') return undefined;
-  const q = value.indexOf('?');
-  const path = (q >= 0 ? value.slice(0, q) : value).replace(/^\//, '');
-  const slash = path.indexOf('/');
-  if (slash <= 0) return undefined;
-  try {
-    const versionId = q >= 0 ? new URLSearchParams(value.slice(q + 1)).get('versionId') ?? undefined : undefined;
-    return { bucket: decodeURIComponent(path.slice(0, slash)), key: decodeURIComponent(path.slice(slash + 1)), versionId };
-  } catch {
-    return undefined;
-  }
 }
 
 function keyFor(rule: InjectionRule, keyring: Keyring): CustomerKey {

@@ -1,7 +1,7 @@
 import { GatewayError } from '../../errors/gateway-error.js';
 import { inScope } from '../../auth/policy-file.js';
 import { COPY_SOURCE } from '../../s3/headers.js';
-import { parseCopySource } from '../../sse-c/injection.js';
+import { parseCopySource } from '../../s3/copy-source.js';
 import type { Stage } from '../context.js';
 
 /**

@@ -2,7 +2,7 @@ import { copyObject, uploadPartCopy, type CopyRequest } from '../../copy/stream-
 import { GatewayError } from '../../errors/gateway-error.js';
 import { errorXml } from '../../s3/error-xml.js';
 import { COPY_SOURCE, SSEC } from '../../s3/headers.js';
-import { parseCopySource } from '../../sse-c/injection.js';
+import { parseCopySource } from '../../s3/copy-source.js';
 import type { CredentialSource } from '../../upstream/credentials.js';
 import { messageFor, normalizeErrorBody } from '../../upstream/normalize-error.js';
 import { ERRORS } from '../../errors/table.js';
