@@ -168,7 +168,7 @@ export async function rotateCommand(flags: Map<string, string[]>, config: Gatewa
       const already = allVersions ? undefined : await opens(s3, t, newKey, undefined);
       if (already) {
         // re-keyed before (an interrupted run): make sure the inventory says so too
-        store.objectRekeyed({ bucket: t.bucket, key: t.key, fingerprint: newFp, size: already.size, at: new Date(), fromVersionId: t.versionId });
+        store.objectRekeyed({ bucket: t.bucket, key: t.key, fingerprint: newFp, size: already.size, at: new Date(), fromVersionId: t.versionId, dropFrom: oldFp });
         progress.skipped++;
         progress.bar();
         return;
@@ -207,7 +207,7 @@ export async function rotateCommand(flags: Map<string, string[]>, config: Gatewa
       if (allVersions && t.versionId && versionId !== t.versionId) {
         await expectOk(await s3.send({ method: 'DELETE', bucket: t.bucket, key: t.key, query: `versionId=${encodeURIComponent(t.versionId)}` })).then((r) => r.resume());
       }
-      store.objectRekeyed({ bucket: t.bucket, key: t.key, versionId, fromVersionId: t.versionId, fingerprint: newFp, size: after.size, at: new Date() });
+      store.objectRekeyed({ bucket: t.bucket, key: t.key, versionId, fromVersionId: t.versionId, fingerprint: newFp, size: after.size, at: new Date(), dropFrom: oldFp });
       progress.done++;
       progress.bytes += after.size;
       if (!out.isTTY) progress.line(`re-keyed ${name} (${after.size} bytes)`);

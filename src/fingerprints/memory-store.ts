@@ -134,6 +134,7 @@ export class MemoryStore extends BaseStore {
     const at = w.at.getTime();
     const old = this.#index.get(field);
     if (old !== undefined && old !== w.fingerprint) this.#removeFrom(old, field);
+    if (w.dropFrom !== undefined && w.dropFrom !== w.fingerprint) this.#removeFrom(w.dropFrom, field);
     const k = this.#key(w.fingerprint, at);
     const prev = k.inv.get(field);
     k.objectBytes += (size ?? 0) - (prev?.size ?? 0);

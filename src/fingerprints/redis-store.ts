@@ -493,6 +493,15 @@ export class RedisStore extends BaseStore {
       if (!g) { g = { ops: [], args: [] }; dels.set(oldFp, g); }
       g.args.push(objectField(r.ref), p.old.slice(cut + 1));
     }
+    // re-keying: the old key's entry goes, whatever the index said (token '' = whatever it carries)
+    for (const op of live) {
+      const drop = op.t === 'put' ? op.e.dropFrom : undefined;
+      const r = op.progress!.resolved!;
+      if (!drop || drop === r.fingerprint) continue;
+      let g = dels.get(drop);
+      if (!g) { g = { ops: [], args: [] }; dels.set(drop, g); }
+      g.args.push(objectField(r.ref), '');
+    }
     await settle([...dels].map(([fp, g]) => c.fpInvDel(k.key(fp), k.inventory(fp), ...g.args)));
     for (const op of live) op.done = true;
     for (const op of writes) if (!op.progress!.resolved) op.done = true;

@@ -46,6 +46,11 @@ export interface ObjectWrite extends ObjectRef {
   at: Date;
   /** CopyObject: the source, to learn the size from the inventory */
   copySource?: ObjectRef;
+  /**
+   * Re-keying: the key the object was under. Its inventory entry is dropped whatever the index says
+   * — a rotate killed between the steps of an earlier write may have left it there.
+   */
+  dropFrom?: string;
 }
 
 export interface UploadStart { uploadId: string; fingerprint: string; bucket: string; key: string; at: Date }

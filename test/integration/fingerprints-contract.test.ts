@@ -241,10 +241,14 @@ function contract(t: Test, impl: Impl): void {
     await store.flush();
     t.match(await must(store, C), { status: 'compromised', requests: 0 });
     t.equal((await must(store, C)).firstSeen.getTime(), at(100).getTime());
-    // a compromised key still used (keys.onExposed = warn): compromised_used, at most once an hour
-    store.use({ fingerprint: A, at: at(120), client: '10.0.0.5', operation: 'GetObject', bytesWritten: 0 });
+    // a use from before the exposure (admitted while active) raises nothing
+    store.use({ fingerprint: A, at: at(119), client: '10.0.0.5', operation: 'GetObject', bytesWritten: 0 });
     await store.flush();
-    store.use({ fingerprint: A, at: at(121), client: '10.0.0.5', operation: 'GetObject', bytesWritten: 0 });
+    t.equal(await alertCount(metrics, 'compromised_used'), 0, 'a use admitted before the exposure is no compromised use');
+    // a compromised key still used (keys.onExposed = warn): compromised_used, at most once an hour
+    store.use({ fingerprint: A, at: at(120), client: '10.0.0.5', operation: 'GetObject', bytesWritten: 0, seen: 'compromised' });
+    await store.flush();
+    store.use({ fingerprint: A, at: at(121), client: '10.0.0.5', operation: 'GetObject', bytesWritten: 0, seen: 'compromised' });
     await store.flush();
     t.equal(await alertCount(metrics, 'compromised_used'), 1);
   });
@@ -258,9 +262,9 @@ function contract(t: Test, impl: Impl): void {
     await store.setStatus(A, 'retired');
     t.match(store.statusOf(A), { status: 'retired' });
     t.match(await must(store, A), { status: 'retired' });
-    store.use({ fingerprint: A, at: at(10), client: '10.0.0.2', operation: 'GetObject', bytesWritten: 0 });
+    store.use({ fingerprint: A, at: at(10), client: '10.0.0.2', operation: 'GetObject', bytesWritten: 0, seen: 'retired' });
     await store.flush();
-    store.use({ fingerprint: A, at: at(11), client: '10.0.0.2', operation: 'GetObject', bytesWritten: 0 });
+    store.use({ fingerprint: A, at: at(11), client: '10.0.0.2', operation: 'GetObject', bytesWritten: 0, seen: 'retired' });
     await store.flush();
     t.equal(await alertCount(metrics, 'retired_used'), 1, 'retired_used raised once (not on every request)');
     t.ok((await must(store, A)).alerts.retired_used);
