@@ -121,7 +121,15 @@ export function createGateway(config: GatewayConfig, opts: { logDestination?: No
   const https = createHttpsListener({ ...tls, minVersion: config.tls.minVersion }, createHandler('https', stages, upstream, metrics, log, record), metrics);
   const plain = config.listen.httpPort !== undefined ? createPlaintextListener(createHandler('http', stages, upstream, metrics, log, record), metrics) : undefined;
   let draining = false;
-  const admin = createAdminServer(metrics, { draining: () => draining, upstream: upstream.url });
+  let storeLoaded = false;
+  const admin = createAdminServer(metrics, {
+    draining: () => draining,
+    upstream: upstream.url,
+    store: () => {
+      storeLoaded ||= store.health().up;
+      return storeLoaded ? undefined : 'fingerprint store (Redis) not reachable yet: the exposed keys are not loaded';
+    },
+  });
   const adminListener = wrapServer(admin);
 
   return {

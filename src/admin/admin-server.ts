@@ -4,6 +4,8 @@ import type { Metrics } from '../metrics/registry.js';
 
 export interface Readiness {
   draining(): boolean;
+  /** a reason the fingerprint store keeps this replica from serving correctly, if any */
+  store(): string | undefined;
   upstream: URL;
 }
 
@@ -25,7 +27,12 @@ function upstreamProbe(url: URL): () => Promise<string | undefined> {
   };
 }
 
-/** /metrics, /healthz (process), /readyz (upstream reachable, not draining). Never serves data. */
+/**
+ * /metrics, /healthz (process), /readyz (upstream reachable, Redis when configured, not draining).
+ * Never serves data. Redis counts for readiness until the replica has loaded the set of exposed
+ * keys once: without it, it could not refuse them. After that a Redis outage keeps the replica
+ * ready — requests keep flowing and key events queue (issue #4) — and only the metric shows it.
+ */
 export function createAdminServer(metrics: Metrics, readiness: Readiness): http.Server {
   const probe = upstreamProbe(readiness.upstream);
   return http.createServer(async (req, res) => {
@@ -37,7 +44,7 @@ export function createAdminServer(metrics: Metrics, readiness: Readiness): http.
     } else if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (path === '/readyz') {
-      const problem = readiness.draining() ? 'draining' : await probe();
+      const problem = readiness.draining() ? 'draining' : readiness.store() ?? await probe();
       res.writeHead(problem ? 503 : 200, { 'content-type': 'text/plain' }).end(problem ? `not ready: ${problem}\n` : 'ready\n');
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
