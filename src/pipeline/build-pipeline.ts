@@ -8,8 +8,8 @@
  *   ├─ parse_request        operation, bucket, key        400 InvalidURI / InvalidBucketName
  *   ├─ authenticate         passthrough | sigv4 | none    403 SignatureDoesNotMatch, …
  *   ├─ authorize            client's allowed scopes       403 AccessDenied
- *   ├─ check_body           x-amz-checksum-* of a plain body, held back until it holds   400 BadDigest
  *   ├─ validate_sse_c       triplets, conflicts           400 (AWS texts)
+ *   ├─ check_body           x-amz-checksum-* of a plain body, held back until it holds   400 BadDigest
  *   ├─ inject_keys          key policy (sigv4, none)      403 AccessDenied (enforce)
  *   ├─ key_policy           fingerprint; exposed key?     403 AccessDenied (exposed on DATE, rotate)
  *   ├─ forwarding_headers   hop-by-hop out, X-Forwarded-Proto in
@@ -51,8 +51,8 @@ export function buildPipeline(config: GatewayConfig, deps: PipelineDeps): Stage[
     parseRequest(config.s3.baseDomains),
     authenticate({ ...deps.auth, mode: config.auth.mode, region: config.auth.region, trustForwardedHost: config.auth.trustForwardedHost }),
     ...(signing ? [authorize()] : []),
-    checkBody(),
     validateSseC(),
+    checkBody(),
     ...(signing ? [injectKeysStage(deps.policy, deps.keyring)] : []),
     deps.keyPolicy,
     forwardingHeaders(),
