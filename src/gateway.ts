@@ -18,6 +18,7 @@ import { createHttpsListener, createPlaintextListener, listen, wrapServer } from
 import { ensureSelfSigned } from './server/self-signed.js';
 import { readFileSync } from 'node:fs';
 import { createUpstream } from './upstream/upstream.js';
+import { detectProfile, type Profile } from './upstream/detect-profile.js';
 import { EMPTY_POLICY, loadPolicyFile, type PolicyFile, type UpstreamCredentialSpec } from './auth/policy-file.js';
 import { Reloading } from './auth/reloading.js';
 import { loadKeyring } from './sse-c/keyring.js';
@@ -105,6 +106,8 @@ export function createGateway(config: GatewayConfig, opts: { logDestination?: No
   if (keyring) closers.push(() => keyring.close());
   const policy = () => policyFile?.value ?? EMPTY_POLICY;
   const credentials = upstreamCredentials(config, policy);
+  // auto: RGW 16's behaviour until the upstream says otherwise (detected when listening)
+  let profile: Profile = config.upstream.profile === 'auto' ? 'rgw16' : config.upstream.profile;
   const stages = buildPipeline(config, {
     events,
     keyPolicy: tracker.stage(),
@@ -113,7 +116,7 @@ export function createGateway(config: GatewayConfig, opts: { logDestination?: No
     keyring: () => keyring?.value ?? new Map(),
     sign: { upstream, region: config.upstream.region, credentials, metrics },
     extra: config.auth.mode === 'passthrough' ? [] : [upstreamGaps({
-      profile: config.upstream.profile, upstream, region: config.upstream.region, credentials,
+      profile: () => profile, upstream, region: config.upstream.region, credentials,
       multipartThreshold: 256 << 20, partSize: 64 << 20,
     })],
   });
@@ -136,6 +139,11 @@ export function createGateway(config: GatewayConfig, opts: { logDestination?: No
     events, metrics, log, selfSignedCert, store,
     async listen() {
       await store.ready(); // the retired/compromised set is loaded before the first key is checked
+      if (config.upstream.profile === 'auto' && config.auth.mode !== 'passthrough') {
+        const d = await detectProfile(upstream);
+        profile = d.profile;
+        log.info({ profile: d.profile, evidence: d.evidence }, 'upstream profile detected');
+      }
       const a: Addresses = {
         https: await listen(https, config.listen.httpsPort, config.listen.host),
         http: plain ? await listen(plain, config.listen.httpPort!, config.listen.host) : undefined,

@@ -27,6 +27,7 @@ import { CustomerKey, shortId } from '../sse-c/customer-key.js';
 import { credentialSource } from '../upstream/credentials.js';
 import { encodeKey, expectOk, readBody, UpstreamS3 } from '../upstream/s3-client.js';
 import { createUpstream } from '../upstream/upstream.js';
+import { detectProfile } from '../upstream/detect-profile.js';
 
 export const ROTATE_HELP = `Usage: ssec-gateway rotate --old-key KEY --new-key KEY [options] [gateway flags]
 
@@ -155,7 +156,8 @@ export async function rotateCommand(flags: Map<string, string[]>, config: Gatewa
   const creds = await credentialSource({ source: u.credentials, accessKeyId: u.accessKeyId, secretAccessKey: u.secretAccessKey ? resolveSecret(u.secretAccessKey) : undefined, sessionToken: u.sessionToken ? resolveSecret(u.sessionToken) : undefined });
   const s3 = new UpstreamS3(upstream, creds, u.region);
   const store = await createFingerprintStore(config, { metrics, log, role: 'cli' });
-  const selfCopy = config.upstream.profile === 'rgw16' || config.upstream.profile === 'auto';
+  const profile = config.upstream.profile === 'auto' ? (await detectProfile(upstream)).profile : config.upstream.profile;
+  const selfCopy = profile === 'rgw16';
   let total: number | undefined;
   if (!bucket) total = (await store.get(oldFp))?.objects;
   const progress = new Progress(out, total);

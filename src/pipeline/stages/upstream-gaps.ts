@@ -12,7 +12,8 @@ import type { RequestContext, Stage } from '../context.js';
 import { respondError } from '../respond-error.js';
 
 export interface GapOptions {
-  profile: 'auto' | 'rgw16' | 'rgw' | 'aws' | 'minio';
+  /** the upstream's profile now (auto: as detected; RGW 16 until known) */
+  profile: () => 'rgw16' | 'rgw' | 'aws' | 'minio';
   upstream: Upstream;
   region: string;
   credentials: (name: string) => CredentialSource;
@@ -83,18 +84,17 @@ function echoSseC(ctx: RequestContext): Record<string, string | undefined> {
 }
 
 /**
- * Copies the upstream cannot do right are done by the gateway (profile `rgw16`, also `auto`, which
- * treats an unknown upstream conservatively): CopyObject with an SSE-C source (RGW 16: 501) or an
+ * Copies the upstream cannot do right are done by the gateway (profile `rgw16`, or `auto` when the
+ * upstream was detected as RGW or not recognised — detect-profile.ts): CopyObject with an SSE-C source (RGW 16: 501) or an
  * SSE-C destination (RGW 16 stores PLAINTEXT and answers 200), and UploadPartCopy from an SSE-C
  * source (RGW 16 decrypts it with the destination's key). Needs the gateway's own upstream
  * credential, so it runs in auth modes sigv4 and none.
  */
 export function upstreamGaps(o: GapOptions): Stage {
-  const active = o.profile === 'rgw16' || o.profile === 'auto';
   return {
     name: 'upstream_gaps',
     run(ctx) {
-      if (!active) return;
+      if (o.profile() !== 'rgw16') return;
       const copy = ctx.operation === 'CopyObject' && (ctx.sseC || ctx.copySourceSseC);
       const partCopy = ctx.operation === 'UploadPartCopy' && ctx.copySourceSseC;
       if (!copy && !partCopy) return;
