@@ -7,13 +7,10 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import * as http from 'node:http';
-import * as https from 'node:https';
+import type * as http from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Hash } from '@smithy/hash-node';
-import { HttpRequest } from '@smithy/protocol-http';
-import { SignatureV4 } from '@smithy/signature-v4';
+import { signedRequest } from './signed-request.js';
 
 export interface RgwInfo {
   /** e.g. http://127.0.0.1:25714 (plain http frontend) */
@@ -225,15 +222,7 @@ export interface RgwRequest {
   endpoint?: 'http' | 'https';
 }
 
-/** RFC 3986 encoding (everything but A-Z a-z 0-9 - _ . ~), as SigV4 expects */
-export function rfc3986(s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
-/** RFC 3986 encoding of each path segment (slashes kept) */
-export function encodePath(path: string): string {
-  return path.split('/').map(rfc3986).join('/');
-}
+export { encodePath, rfc3986 } from './signed-request.js';
 
 let caCache: { file: string; pem: Buffer } | undefined;
 function caPem(file: string): Buffer {
@@ -246,53 +235,11 @@ function caPem(file: string): Buffer {
  * the whole body.  Headers given are signed too (e.g. SSE-C headers, X-Forwarded-Proto).
  */
 export async function rgwRequest(rgw: RgwInfo, req: RgwRequest): Promise<RgwResponse> {
-  const base = new URL(req.endpoint === 'https' ? rgw.https : rgw.http);
-  const body = typeof req.body === 'string' ? Buffer.from(req.body) : req.body;
-  const headers: Record<string, string> = { host: base.host, ...(req.headers ?? {}) };
-  if (body !== undefined) headers['content-length'] = String(body.length);
-  const signer = new SignatureV4({
-    service: 's3',
-    region: rgw.region,
-    credentials: { accessKeyId: rgw.accessKey, secretAccessKey: rgw.secretKey },
-    sha256: Hash.bind(null, 'sha256'),
-    uriEscapePath: false,
-    applyChecksum: true,
+  const https = req.endpoint === 'https';
+  const r = await signedRequest(https ? rgw.https : rgw.http, { accessKey: rgw.accessKey, secretKey: rgw.secretKey, region: rgw.region }, {
+    method: req.method, path: req.path, query: req.query, headers: req.headers, body: req.body, ca: https ? caPem(rgw.caFile) : undefined,
   });
-  const signed = await signer.sign(
-    new HttpRequest({
-      method: req.method,
-      protocol: base.protocol,
-      hostname: base.hostname,
-      port: Number(base.port),
-      path: encodePath(req.path),
-      query: req.query ?? {},
-      headers,
-      body,
-    }),
-  );
-  const qs = Object.entries(req.query ?? {})
-    .map(([k, v]) => (v === '' ? rfc3986(k) : `${rfc3986(k)}=${rfc3986(v)}`))
-    .join('&');
-  const options: https.RequestOptions = {
-    method: req.method,
-    hostname: base.hostname,
-    port: Number(base.port),
-    path: signed.path + (qs ? `?${qs}` : ''),
-    headers: signed.headers,
-  };
-  const mod = base.protocol === 'https:' ? https : http;
-  if (base.protocol === 'https:') options.ca = caPem(rgw.caFile);
-  return new Promise<RgwResponse>((resolve, reject) => {
-    const r = mod.request(options, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    r.setTimeout(30_000, () => r.destroy(new Error(`${req.method} ${req.path}: no answer from RGW in 30 s`)));
-    r.on('error', reject);
-    r.end(body);
-  });
+  return { status: r.status, headers: r.headers, body: r.body };
 }
 
 /** A bucket name unique to this process: `${prefix}-${pid}-${random}`, lower case, <= 63 chars. */

@@ -7,7 +7,16 @@ import * as https from 'node:https';
 import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { encodePath, rfc3986 } from './rgw.js';
+
+/** RFC 3986 encoding (everything but A-Z a-z 0-9 - _ . ~), as SigV4 expects */
+export function rfc3986(s: string): string {
+  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/** RFC 3986 encoding of each path segment (slashes kept) */
+export function encodePath(path: string): string {
+  return path.split('/').map(rfc3986).join('/');
+}
 
 export interface Credentials {
   accessKey: string;
