@@ -42,8 +42,12 @@ function oid(dotted: string): Buffer {
   }
   return tlv(0x06, Buffer.from(out));
 }
+/** A non-negative INTEGER in minimal DER: no leading zero bytes, one added when the high bit is set. */
 function integer(bytes: Buffer): Buffer {
-  return tlv(0x02, bytes[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes);
+  let i = 0;
+  while (i < bytes.length - 1 && bytes[i] === 0) i++;
+  const v = bytes.subarray(i);
+  return tlv(0x02, v[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), v]) : v);
 }
 function time(d: Date): Buffer {
   const s = d.toISOString().replace(/[-:T]/g, '').slice(0, 14) + 'Z'; // YYYYMMDDHHMMSSZ
@@ -69,7 +73,7 @@ export function selfSignedCertificate(commonName: string, dnsNames: string[], ip
   const notBefore = new Date(Date.now() - 60_000);
   const notAfter = new Date(notBefore.getTime() + days * 86_400_000);
   const serial = randomBytes(16);
-  serial[0]! &= 0x7f;
+  serial[0] = (serial[0]! & 0x7f) | 0x40; // positive, and 16 bytes long whatever the draw
   // the key identifier: SHA-1 of the public key bits (RFC 5280 §4.2.1.2, method 1); the BIT STRING is the SPKI's tail
   const keyId = createHash('sha1').update(spki.subarray(spki.length - 65)).digest();
   const san = seq(...dnsNames.map((n) => tlv(0x82, Buffer.from(n, 'ascii'))), ...ips.map((ip) => tlv(0x87, ipBytes(ip))));
