@@ -13,6 +13,7 @@ import { createLogger, type Logger } from './logging/logger.js';
 import { createMetrics, type Metrics } from './metrics/registry.js';
 import { buildPipeline } from './pipeline/build-pipeline.js';
 import { upstreamGaps } from './pipeline/stages/upstream-gaps.js';
+import { COPY_MULTIPART_THRESHOLD, COPY_PART_SIZE } from './copy/stream-copy.js';
 import { createHandler } from './pipeline/run-pipeline.js';
 import { createHttpsListener, createPlaintextListener, listen, wrapServer } from './server/listeners.js';
 import { ensureSelfSigned } from './server/self-signed.js';
@@ -117,7 +118,7 @@ export function createGateway(config: GatewayConfig, opts: { logDestination?: No
     sign: { upstream, region: config.upstream.region, credentials, metrics },
     extra: config.auth.mode === 'passthrough' ? [] : [upstreamGaps({
       profile: () => profile, upstream, region: config.upstream.region, credentials,
-      multipartThreshold: 256 << 20, partSize: 64 << 20,
+      multipartThreshold: COPY_MULTIPART_THRESHOLD, partSize: COPY_PART_SIZE,
     })],
   });
   const record = (ctx: RequestContext) => tracker.record(ctx, bookkeeping(ctx));

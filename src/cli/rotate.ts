@@ -16,13 +16,14 @@
 import { readFileSync } from 'node:fs';
 import type { GatewayConfig } from '../config/load.js';
 import { resolveSecret } from '../config/load.js';
-import { copyObject } from '../copy/stream-copy.js';
+import { COPY_MULTIPART_THRESHOLD, COPY_PART_SIZE, copyObject } from '../copy/stream-copy.js';
 import { createFingerprintStore } from '../fingerprints/store.js';
 import type { FingerprintStore } from '../fingerprints/types.js';
 import { fingerprintSecret } from '../fingerprints/secret.js';
 import { createLogger } from '../logging/logger.js';
 import { createMetrics } from '../metrics/registry.js';
-import { SSEC } from '../s3/headers.js';
+import { COPY_SSEC } from '../s3/headers.js';
+import { xmlBlocks, xmlField } from '../s3/xml.js';
 import { CustomerKey, shortId } from '../sse-c/customer-key.js';
 import { credentialSource } from '../upstream/credentials.js';
 import { encodeKey, expectOk, readBody, UpstreamS3 } from '../upstream/s3-client.js';
@@ -65,14 +66,6 @@ function loadKey(spec: string | undefined, name: string): CustomerKey {
   }
 }
 
-function sse(k: CustomerKey): Record<string, string> {
-  const v = k.headerValues();
-  return { [SSEC.algorithm]: v.algorithm, [SSEC.key]: v.key, [SSEC.keyMd5]: v.keyMd5 };
-}
-
-const xmlAll = (xml: string, tag: string) => [...xml.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, 'g'))].map((m) => m[1]!);
-const xml1 = (xml: string, tag: string) => new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(xml)?.[1];
-const unxml = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
 
 async function* listBucket(s3: UpstreamS3, bucket: string, prefix: string, allVersions: boolean): AsyncGenerator<Target> {
   let marker = '';
@@ -83,16 +76,16 @@ async function* listBucket(s3: UpstreamS3, bucket: string, prefix: string, allVe
       : `list-type=2&prefix=${encodeURIComponent(prefix)}${marker ? `&continuation-token=${encodeURIComponent(marker)}` : ''}`;
     const xml = await readBody(await expectOk(await s3.send({ method: 'GET', bucket, query: q })), 64 << 20);
     if (allVersions) {
-      const versions = xmlAll(xml, 'Version').map((v) => ({ bucket, key: unxml(xml1(v, 'Key') ?? ''), versionId: xml1(v, 'VersionId'), size: Number(xml1(v, 'Size')), isLatest: xml1(v, 'IsLatest') === 'true' }));
+      const versions = xmlBlocks(xml, 'Version').map((v) => ({ bucket, key: xmlField(v, 'Key') ?? '', versionId: xmlField(v, 'VersionId'), size: Number(xmlField(v, 'Size')), isLatest: xmlField(v, 'IsLatest') === 'true' }));
       // oldest first within a key, so the current version is copied last and stays current
       yield* versions.reverse();
-      if (xml1(xml, 'IsTruncated') !== 'true') return;
-      marker = unxml(xml1(xml, 'NextKeyMarker') ?? '');
-      vmarker = xml1(xml, 'NextVersionIdMarker') ?? '';
+      if (xmlField(xml, 'IsTruncated') !== 'true') return;
+      marker = xmlField(xml, 'NextKeyMarker') ?? '';
+      vmarker = xmlField(xml, 'NextVersionIdMarker') ?? '';
     } else {
-      for (const c of xmlAll(xml, 'Contents')) yield { bucket, key: unxml(xml1(c, 'Key') ?? ''), size: Number(xml1(c, 'Size')) };
-      if (xml1(xml, 'IsTruncated') !== 'true') return;
-      marker = xml1(xml, 'NextContinuationToken') ?? '';
+      for (const c of xmlBlocks(xml, 'Contents')) yield { bucket, key: xmlField(c, 'Key') ?? '', size: Number(xmlField(c, 'Size')) };
+      if (xmlField(xml, 'IsTruncated') !== 'true') return;
+      marker = xmlField(xml, 'NextContinuationToken') ?? '';
     }
   }
 }
@@ -103,7 +96,7 @@ async function* fromInventory(store: FingerprintStore, fp: string): AsyncGenerat
 
 /** HEAD with a key: the object's size when that key opens it, undefined when not. */
 async function opens(s3: UpstreamS3, t: Target, key: CustomerKey, versionId = t.versionId): Promise<{ size: number; etag: string } | undefined> {
-  const res = await s3.send({ method: 'HEAD', bucket: t.bucket, key: t.key, query: versionId ? `versionId=${encodeURIComponent(versionId)}` : undefined, headers: sse(key) });
+  const res = await s3.send({ method: 'HEAD', bucket: t.bucket, key: t.key, query: versionId ? `versionId=${encodeURIComponent(versionId)}` : undefined, headers: key.headers() });
   res.resume();
   if (res.statusCode === 200) return { size: Number(res.headers['content-length'] ?? 0), etag: String(res.headers.etag ?? '') };
   if (res.statusCode === 404 || res.statusCode === 400 || res.statusCode === 403) return undefined;
@@ -185,23 +178,20 @@ export async function rotateCommand(flags: Map<string, string[]>, config: Gatewa
       let versionId: string | undefined;
       const source = { bucket: t.bucket, key: t.key, versionId: allVersions ? t.versionId : undefined };
       if (selfCopy) {
-        const r = await copyObject(s3, { source, sourceKey: oldKey, dest: { bucket: t.bucket, key: t.key }, destKey: newKey, metadataDirective: 'COPY', requestHeaders: {}, multipartThreshold: 256 << 20, partSize: 64 << 20 });
+        const r = await copyObject(s3, { source, sourceKey: oldKey, dest: { bucket: t.bucket, key: t.key }, destKey: newKey, metadataDirective: 'COPY', requestHeaders: {}, multipartThreshold: COPY_MULTIPART_THRESHOLD, partSize: COPY_PART_SIZE });
         versionId = r.versionId;
       } else {
-        const v = oldKey.headerValues();
         const res = await expectOk(await s3.send({
           method: 'PUT', bucket: t.bucket, key: t.key,
           headers: {
             'x-amz-copy-source': `/${encodeKey(t.bucket)}/${encodeKey(t.key)}${source.versionId ? `?versionId=${encodeURIComponent(source.versionId)}` : ''}`,
             'x-amz-metadata-directive': 'COPY',
-            'x-amz-copy-source-server-side-encryption-customer-algorithm': v.algorithm,
-            'x-amz-copy-source-server-side-encryption-customer-key': v.key,
-            'x-amz-copy-source-server-side-encryption-customer-key-md5': v.keyMd5,
-            ...sse(newKey),
+            ...oldKey.headers(COPY_SSEC),
+            ...newKey.headers(),
           },
         }));
         const body = await readBody(res);
-        if (body.includes('<Error>')) throw new Error(`CopyObject failed: ${xml1(body, 'Code')}`);
+        if (body.includes('<Error>')) throw new Error(`CopyObject failed: ${xmlField(body, 'Code')}`);
         versionId = res.headers['x-amz-version-id'] as string | undefined;
       }
       const after = await opens(s3, t, newKey, versionId);

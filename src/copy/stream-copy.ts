@@ -8,8 +8,8 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { GatewayError } from '../errors/gateway-error.js';
-import { SSEC } from '../s3/headers.js';
 import type { CustomerKey } from '../sse-c/customer-key.js';
+import { xmlField, xmlText } from '../s3/xml.js';
 import { expectOk, readBody, UpstreamAnswer, type UpstreamS3 } from '../upstream/s3-client.js';
 import type { HeaderInput } from '../sigv4/index.js';
 
@@ -29,6 +29,10 @@ export interface CopyRequest {
   partSize: number;
 }
 
+/** Copies larger than this go as a multipart upload of COPY_PART_SIZE parts (ranged GETs). */
+export const COPY_MULTIPART_THRESHOLD = 256 << 20;
+export const COPY_PART_SIZE = 64 << 20;
+
 export interface CopyResult { etag: string; lastModified: string; versionId?: string; sourceVersionId?: string; size: number }
 
 /** Headers that describe the object and travel with it (S3 "system metadata" a copy keeps). */
@@ -38,9 +42,7 @@ const WRITE_HEADERS = ['x-amz-acl', 'x-amz-grant-read', 'x-amz-grant-read-acp', 
 
 /** The SSE-C triplet for a GET of the source or a write of the destination (a copy reads the source with a plain GET). */
 function sseHeaders(key: CustomerKey | undefined): HeaderInput {
-  if (!key) return {};
-  const v = key.headerValues();
-  return { [SSEC.algorithm]: v.algorithm, [SSEC.key]: v.key, [SSEC.keyMd5]: v.keyMd5 };
+  return key ? key.headers() : {};
 }
 
 /** x-amz-copy-source-if-* → the GET's conditional headers. */
@@ -77,8 +79,6 @@ async function getSource(s3: UpstreamS3, req: CopyRequest, range?: string) {
   return expectOk(res);
 }
 
-const xmlValue = (xml: string, tag: string) => new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(xml)?.[1];
-const unxml = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
 
 /**
  * The destination's tags, as `x-amz-tagging`: S3 copies the source's tags unless
@@ -94,7 +94,7 @@ async function tagging(s3: UpstreamS3, req: CopyRequest, source: IncomingHttpHea
   const q = `tagging${req.source.versionId ? `&versionId=${encodeURIComponent(req.source.versionId)}` : ''}`;
   const xml = await readBody(await expectOk(await s3.send({ method: 'GET', bucket: req.source.bucket, key: req.source.key, query: q })));
   const tags = new URLSearchParams();
-  for (const m of xml.matchAll(/<Tag>\s*<Key>([^<]*)<\/Key>\s*<Value>([^<]*)<\/Value>\s*<\/Tag>/g)) tags.append(unxml(m[1]!), unxml(m[2]!));
+  for (const m of xml.matchAll(/<Tag>\s*<Key>([^<]*)<\/Key>\s*<Value>([^<]*)<\/Value>\s*<\/Tag>/g)) tags.append(xmlText(m[1]!), xmlText(m[2]!));
   return tags.size ? { 'x-amz-tagging': tags.toString() } : {};
 }
 
@@ -134,7 +134,7 @@ export async function copyObject(s3: UpstreamS3, req: CopyRequest): Promise<Copy
 async function multipartCopy(s3: UpstreamS3, req: CopyRequest, size: number, headers: HeaderInput): Promise<string | undefined> {
   const partSize = Math.max(req.partSize, Math.ceil(size / 10000));
   const created = await expectOk(await s3.send({ method: 'POST', bucket: req.dest.bucket, key: req.dest.key, query: 'uploads', headers }));
-  const uploadId = xmlValue(await readBody(created), 'UploadId');
+  const uploadId = xmlField(await readBody(created), 'UploadId');
   if (!uploadId) throw new GatewayError('Internal', { message: 'CreateMultipartUpload answered without an UploadId' });
   const uq = `uploadId=${encodeURIComponent(uploadId)}`;
   try {

@@ -3,27 +3,11 @@
  * the objects a DeleteObjects request asked for and the ones its answer says were deleted, and the
  * `200 OK` with an <Error> body that CompleteMultipartUpload may answer.
  */
+import { xmlBlocks as blocks, xmlField as field } from '../s3/xml.js';
+
+export { xmlText } from '../s3/xml.js';
 import { normVersion } from './ids.js';
 import type { ObjectRef } from './types.js';
-
-const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
-
-export function xmlText(s: string): string {
-  return s.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_, e: string) => {
-    if (e[0] !== '#') return ENTITIES[e]!;
-    const cp = e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
-    return Number.isFinite(cp) && cp <= 0x10ffff ? String.fromCodePoint(cp) : '';
-  });
-}
-
-function field(block: string, name: string): string | undefined {
-  const m = new RegExp(`<${name}>([\\s\\S]*?)</${name}>`).exec(block);
-  return m ? xmlText(m[1]!) : undefined;
-}
-
-function blocks(xml: string, name: string): string[] {
-  return [...xml.matchAll(new RegExp(`<${name}>([\\s\\S]*?)</${name}>`, 'g'))].map((m) => m[1]!);
-}
 
 /** CreateMultipartUpload's answer → UploadId. */
 export function parseUploadId(xml: string): string | undefined {

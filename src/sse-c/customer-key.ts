@@ -7,7 +7,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { inspect } from 'node:util';
 import { GatewayError } from '../errors/gateway-error.js';
-import type { TripletHeaders } from '../s3/headers.js';
+import { SSEC, type TripletHeaders } from '../s3/headers.js';
 
 // 32 bytes in canonical base64 are 43 characters plus one '=' (the last character carries 2 zero bits).
 const KEY_B64 = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
@@ -49,9 +49,9 @@ export class CustomerKey {
     return createHmac('sha256', secret).update(this.#raw).digest('hex');
   }
 
-  /** The three header values, for forwarding to the upstream. */
-  headerValues(): { algorithm: 'AES256'; key: string; keyMd5: string } {
-    return { algorithm: 'AES256', key: this.#b64, keyMd5: this.keyMd5 };
+  /** The triplet as request headers (`SSEC`, or `COPY_SSEC` for a copy source), for the upstream. */
+  headers(names: TripletHeaders = SSEC): Record<string, string> {
+    return { [names.algorithm]: 'AES256', [names.key]: this.#b64, [names.keyMd5]: this.keyMd5 };
   }
 
   equals(other: CustomerKey): boolean {

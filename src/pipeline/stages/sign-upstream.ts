@@ -17,13 +17,8 @@ export interface SignOptions {
 
 /** The SSE-C triplets the upstream gets: the validated (or injected) keys, normalised. */
 function setTriplets(ctx: RequestContext, headers: HeaderInput): void {
-  for (const [names, key] of [[SSEC, ctx.sseC], [COPY_SSEC, ctx.copySourceSseC]] as const) {
-    if (!key) continue;
-    const v = key.headerValues();
-    headers[names.algorithm] = v.algorithm;
-    headers[names.key] = v.key;
-    headers[names.keyMd5] = v.keyMd5;
-  }
+  if (ctx.sseC) Object.assign(headers, ctx.sseC.headers(SSEC));
+  if (ctx.copySourceSseC) Object.assign(headers, ctx.copySourceSseC.headers(COPY_SSEC));
 }
 
 /** The hex body hash a client stated can go upstream so the upstream checks the body (no second hash here). */
