@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${SSEC_DEMO_DIR:-$PWD/.state/demo}
 PORT=${SSEC_DEMO_PORT:-8443}
+# the Debian packages RGW needs (scripts/debian-deps.sh: installs them as root, else prints the command)
+bash scripts/debian-deps.sh install rgw >&2
 bash scripts/rgw.sh start "$DIR/rgw" >&2
 trap 'bash scripts/rgw.sh stop "$DIR/rgw" >&2' EXIT
 # shellcheck disable=SC1091

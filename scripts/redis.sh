@@ -51,7 +51,7 @@ free_port() {
 
 cmd_start() {
   (($# == 0)) || usage
-  command -v redis-server >/dev/null || die "redis-server not found (apt-get install redis-server)"
+  command -v redis-server >/dev/null || die "redis-server not found (as root: bash scripts/debian-deps.sh install redis)"
   local t0=$SECONDS port pid
   stop_redis
   rm -f "$DIR/redis.json" "$DIR/redis.log" "$DIR/redis.pid"

@@ -164,7 +164,7 @@ cmd_start() {
     esac
   done
   for bin in ceph-mon ceph-osd radosgw radosgw-admin ceph monmaptool openssl curl node setsid flock; do
-    command -v "$bin" >/dev/null || die "$bin not found (apt-get install ceph-mon ceph-osd radosgw ceph-common openssl curl)"
+    command -v "$bin" >/dev/null || die "$bin not found (as root: bash scripts/debian-deps.sh install rgw)"
   done
 
   T0=$SECONDS
