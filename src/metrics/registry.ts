@@ -31,7 +31,7 @@ export function createMetrics() {
     }),
     keyExposures: new Counter({ name: 'ssec_gateway_key_exposures_total', help: 'SSE-C keys seen on the plaintext listener (each must be rotated).', registers: [registry] }),
     upstreamErrors: new Counter({ name: 'ssec_gateway_upstream_errors_total', help: 'Upstream failures by kind: unreachable, timeout, truncated.', labelNames: ['kind'] as const, registers: [registry] }),
-    upstreamMessagesFilled: new Counter({ name: 'ssec_gateway_upstream_error_messages_filled_total', help: 'Upstream error bodies whose empty <Message/> was filled in.', labelNames: ['code'] as const, registers: [registry] }),
+    upstreamMessagesFilled: new Counter({ name: 'ssec_gateway_upstream_error_messages_filled_total', help: 'Upstream error bodies whose empty <Message/> was filled in, or whose answer about the object\'s key was put in S3\'s words (code: the upstream\'s).', labelNames: ['code'] as const, registers: [registry] }),
     // authentication (auth.mode sigv4 / none)
     authFailures: new Counter({ name: 'ssec_gateway_auth_failures_total', help: 'Client authentication failures by reason (S3 error code).', labelNames: ['reason'] as const, registers: [registry] }),
     sigv4Duration: new Histogram({

@@ -28,3 +28,10 @@ export function fillMessage(body: string, message: string): string {
   if (/<Message>\s*<\/Message>/.test(body)) return body.replace(/<Message>\s*<\/Message>/, () => `<Message>${m}</Message>`);
   return body.replace(/(<Code>[^<]*<\/Code>)/, (code) => `${code}<Message>${m}</Message>`);
 }
+
+/** Sets the Code and Message of an upstream error body, keeping its other elements (RequestId, Resource, HostId). */
+export function replaceCodeAndMessage(body: string, code: string, message: string): string {
+  const withCode = body.replace(/<Code>[^<]*<\/Code>/, () => `<Code>${esc(code)}</Code>`);
+  if (/<Message>[^<]*<\/Message>/.test(withCode)) return withCode.replace(/<Message>[^<]*<\/Message>/, () => `<Message>${esc(message)}</Message>`);
+  return fillMessage(withCode, message);
+}

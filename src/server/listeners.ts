@@ -24,6 +24,10 @@ export interface Listener {
 class Connections {
   private readonly sockets = new Map<Socket, number>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
+  /** HTTP/1.1: the last request read on each socket (is its body complete?) */
+  private readonly lastRequest = new WeakMap<Socket, http.IncomingMessage>();
+  /** HTTP/1.1 sockets that sent bytes which do not parse: closed once their pending answers are out */
+  private readonly closeWhenIdle = new WeakSet<Socket>();
   private draining = false;
 
   socket(s: Socket): void {
@@ -40,11 +44,36 @@ class Connections {
     if (req.httpVersionMajor === 2) return;
     const s = req.socket as Socket;
     this.sockets.set(s, (this.sockets.get(s) ?? 0) + 1);
+    this.lastRequest.set(s, req as http.IncomingMessage);
     res.once('close', () => {
       const n = (this.sockets.get(s) ?? 1) - 1;
       this.sockets.set(s, n);
-      if (this.draining && n === 0) s.destroySoon();
+      if ((this.draining || this.closeWhenIdle.has(s)) && n === 0) s.destroySoon();
     });
+  }
+  /**
+   * HTTP/1.1 bytes that do not parse. Node's default handler writes its 400 at once, AHEAD of the
+   * answer still pending for the request before them — the client then reads that 400 as the
+   * answer to, say, a PUT that was stored (issue 9, defect 3). Here a pending answer goes out
+   * first and the connection is closed after it, without a 400 that would be read as its answer.
+   * A request whose own body is broken cannot be answered: its connection is closed at once, so
+   * the upstream request is aborted and nothing half-sent is stored.
+   */
+  clientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    const pending = this.sockets.get(socket) ?? 0;
+    const last = this.lastRequest.get(socket);
+    if (pending > 0 && last?.complete) {
+      this.closeWhenIdle.add(socket);
+      return;
+    }
+    if (pending === 0 && socket.writable && err.code !== 'ECONNRESET') {
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large'
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      setTimeout(() => socket.destroy(), 2_000).unref();
+      return;
+    }
+    socket.destroy();
   }
   drain(): void {
     this.draining = true;
@@ -84,17 +113,30 @@ export function createHttpsListener(tls: { cert: string; key: string; minVersion
   server.on('session', (session) => { session.setLocalWindowSize(H2_SESSION_WINDOW); conns.session(session); });
   server.on('secureConnection', (socket: TLSSocket) => { conns.socket(socket); track(metrics, socket, socket.alpnProtocol === 'h2' ? 'h2' : 'h1'); });
   server.on('tlsClientError', () => metrics.tlsFailures.inc());
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => conns.clientError(err, socket));
   server.on('request', (req, res) => { conns.request(req, res); handler(req, res); });
   // fires for HTTP/1.1 and HTTP/2 alike: the stages run before the client is told to send the body
   server.on('checkContinue', (req, res) => { conns.request(req, res); handler(req, res, true); });
+  // Node's HTTP/2 compatibility layer compares `expect` case-sensitively with '100-continue' and
+  // answers 417 to aws-sdk-go's `Expect: 100-Continue` (rclone, Velero, Terraform): expectation
+  // values are case-insensitive (RFC 9110 §10.1.1), so take any case as 100-continue here.
+  server.on('checkExpectation', (req, res) => {
+    conns.request(req, res);
+    if (CONTINUE.test(String(req.headers.expect))) handler(req, res, true);
+    else { res.statusCode = 417; res.end(); }
+  });
   return { server, address: () => server.address() as AddressInfo, close: closer(server, conns) };
 }
+
+/** An `Expect` value that asks for 100-continue, in any case (what node:http accepts on HTTP/1.1). */
+const CONTINUE = /^\s*100-continue\s*$/i;
 
 /** Plaintext HTTP/1.1 (optional). SSE-C on it is refused by the refuse_plaintext stage. */
 export function createPlaintextListener(handler: Handler, metrics: Metrics): Listener {
   const server = http.createServer();
   const conns = new Connections();
   server.on('connection', (socket: Socket) => { conns.socket(socket); track(metrics, socket, 'h1-plaintext'); });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => conns.clientError(err, socket));
   server.on('request', (req, res) => { conns.request(req, res); handler(req, res); });
   server.on('checkContinue', (req, res) => { conns.request(req, res); handler(req, res, true); });
   return { server, address: () => server.address() as AddressInfo, close: closer(server, conns) };

@@ -11,7 +11,7 @@
 import { constants as h2c, type Http2ServerResponse } from 'node:http2';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { GatewayError } from '../errors/gateway-error.js';
-import { HOP_BY_HOP } from '../s3/headers.js';
+import { HOP_BY_HOP, SSEC } from '../s3/headers.js';
 import type { Metrics } from '../metrics/registry.js';
 import { statusClass } from '../metrics/registry.js';
 import type { RequestContext } from '../pipeline/context.js';
@@ -27,6 +27,9 @@ function responseHeaders(up: IncomingMessage): OutgoingHttpHeaders {
   }
   return out;
 }
+
+/** Operations whose SSE-C response headers RGW 16 leaves out (the others it echoes itself). */
+const ECHO_WHEN_MISSING = new Set(['UploadPartCopy', 'PostObject']);
 
 /** Answers the fingerprint inventory needs to read (UploadId, deleted keys, a 200 with an <Error>). */
 const CAPTURE_RESPONSE = new Set(['CreateMultipartUpload', 'CompleteMultipartUpload', 'DeleteObjects']);
@@ -46,6 +49,42 @@ function resetClient(ctx: RequestContext): void {
   } else {
     ctx.res.destroy();
   }
+}
+
+/** After an early answer, the rest of an HTTP/1.1 body is read and discarded for at most this long and this much, then the connection is closed (nginx: lingering_time 30 s). */
+const DISCARD_MS = 30_000;
+const DISCARD_BYTES = 1 << 30;
+/** How long a half-closed connection may keep sending before it is destroyed. */
+const LINGER_MS = 2_000;
+
+/**
+ * The answer went out before the client's body was all read (an early upstream answer): stop
+ * feeding the upstream and get the client to stop sending without losing the answer. HTTP/2 ends
+ * the stream with RST_STREAM(NO_ERROR) (RFC 9113 §8.1). HTTP/1.1 reads and discards the rest of
+ * the body, bounded in time and size, so a client that writes its whole body before reading
+ * (botocore) reaches the answer; past the bound the connection is half-closed, then closed.
+ */
+function discardRest(ctx: RequestContext): void {
+  const { req } = ctx;
+  req.unpipe();
+  if (ctx.protocol === 'h2') {
+    const stream = (ctx.res as Http2ServerResponse).stream;
+    if (!stream.destroyed) stream.close(h2c.NGHTTP2_NO_ERROR);
+    return;
+  }
+  const socket = req.socket;
+  let discarded = 0;
+  const stop = () => {
+    clearTimeout(timer);
+    req.off('data', count);
+    if (!socket.destroyed) { socket.end(); setTimeout(() => socket.destroy(), LINGER_MS).unref(); }
+  };
+  const count = (c: Buffer) => { discarded += c.length; if (discarded > DISCARD_BYTES) stop(); };
+  const timer = setTimeout(stop, DISCARD_MS);
+  timer.unref();
+  req.on('data', count);
+  req.once('end', () => { clearTimeout(timer); req.off('data', count); });
+  req.resume();
 }
 
 /**
@@ -88,6 +127,9 @@ export async function forward(ctx: RequestContext, upstream: Upstream, metrics: 
       timer ??= setTimeout(() => up.destroy(new GatewayError('UpstreamTimeout')), upstream.timeoutMs);
     };
     let bodyStarted = false;
+    // set once the upstream answered before the whole body went up: the upstream request is then
+    // released, and the errors that releasing it causes are not the client's
+    let released = false;
     const emptied = ctx.body === undefined && ctx.verified?.decodedContentLength === 0;
     const body = ctx.body ?? req;
     const startBody = () => {
@@ -103,6 +145,7 @@ export async function forward(ctx: RequestContext, upstream: Upstream, metrics: 
     if (ctx.body) {
       ctx.body.once('error', (e) => {
         clearTimeout(timer);
+        if (released) return;
         ctx.body!.unpipe(up);
         up.destroy();
         ctx.failure = `body: ${(e as GatewayError).code ?? e.message}`;
@@ -115,6 +158,11 @@ export async function forward(ctx: RequestContext, upstream: Upstream, metrics: 
     req.once('aborted', () => up.destroy());
     req.once('error', () => up.destroy());
     res.once('close', () => { if (!res.writableFinished) { ctx.failure ??= 'client_aborted'; up.destroy(); } });
+    // Early answer (e.g. RGW refuses an UploadPart with another key before reading its body, and
+    // stops reading): once it is the client's, the rest of the body is not sent anywhere.
+    // (HTTP/2: the compatibility response says 'finish' only when the stream closes; the stream's own 'finish' is the answer sent)
+    const answered = ctx.protocol === 'h2' ? (res as Http2ServerResponse).stream : res;
+    answered.once('finish', () => { if (!(body.readableEnded && req.readableEnded)) discardRest(ctx); });
 
     up.once('finish', armTimeout);
     up.on('continue', () => { if (!res.headersSent) res.writeContinue(); startBody(); });
@@ -125,6 +173,12 @@ export async function forward(ctx: RequestContext, upstream: Upstream, metrics: 
       metrics.upstreamDuration.observe({ operation: ctx.operation, status_class: statusClass(status) }, Number(process.hrtime.bigint() - sentAt) / 1e9);
       ctx.upstreamRequestId = typeof upRes.headers['x-amz-request-id'] === 'string' ? upRes.headers['x-amz-request-id'] : undefined;
       ctx.upstreamResponseHeaders = upRes.headers;
+      if (!up.writableFinished) {
+        // answered before the request was complete: this upstream connection cannot be reused,
+        // and nothing more goes up it
+        body.unpipe(up);
+        upRes.once('end', () => { released = true; up.destroy(); });
+      }
       if (CAPTURE_RESPONSE.has(ctx.operation) && status < 300) capture(upRes, (ctx.captured ??= {}).response = []);
       if (res.destroyed) { upRes.destroy(); return; }
       upRes.once('close', () => {
@@ -135,6 +189,14 @@ export async function forward(ctx: RequestContext, upstream: Upstream, metrics: 
         }
       });
       const out = responseHeaders(upRes);
+      // RGW 16 answers an UploadPartCopy into an SSE-C upload, and a form POST with a 200 or 204,
+      // without the SSE-C response headers that S3 sends and SDKs read (sse-c-reference.md §4).
+      // It refuses a part copy whose key is not the upload's, so a 2xx to a request with a valid
+      // triplet was done under that key.
+      if (ECHO_WHEN_MISSING.has(ctx.operation) && ctx.sseC && status >= 200 && status < 300 && out[SSEC.algorithm] === undefined) {
+        out[SSEC.algorithm] = 'AES256';
+        out[SSEC.keyMd5] = ctx.sseC.keyMd5;
+      }
       const ctype = String(upRes.headers['content-type'] ?? '');
       const length = Number(upRes.headers['content-length'] ?? NaN);
       if (status >= 400 && ctx.method !== 'HEAD' && /xml/i.test(ctype) && !(length > MAX_ERROR_BODY)) {
@@ -148,7 +210,7 @@ export async function forward(ctx: RequestContext, upstream: Upstream, metrics: 
 
     up.once('error', (e) => {
       clearTimeout(timer);
-      if (ctx.failure?.startsWith('body:')) return; // we destroyed it: the client already has the body's error
+      if (released || ctx.failure?.startsWith('body:')) return; // we destroyed it: the client already has the body's error
       if (res.headersSent || res.destroyed) { resetClient(ctx); return; }
       const timeout = e instanceof GatewayError && e.error === 'UpstreamTimeout';
       metrics.upstreamErrors.inc({ kind: timeout ? 'timeout' : 'unreachable' });
