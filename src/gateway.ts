@@ -13,6 +13,7 @@ import { createLogger, type Logger } from './logging/logger.js';
 import { createMetrics, type Metrics } from './metrics/registry.js';
 import { buildPipeline } from './pipeline/build-pipeline.js';
 import { upstreamGaps } from './pipeline/stages/upstream-gaps.js';
+import { objectAttributes } from './pipeline/stages/object-attributes.js';
 import { COPY_MULTIPART_THRESHOLD, COPY_PART_SIZE } from './copy/stream-copy.js';
 import { createHandler } from './pipeline/run-pipeline.js';
 import { createHttpsListener, createPlaintextListener, listen, wrapServer } from './server/listeners.js';
@@ -116,10 +117,15 @@ export function createGateway(config: GatewayConfig, opts: { logDestination?: No
     policy,
     keyring: () => keyring?.value ?? new Map(),
     sign: { upstream, region: config.upstream.region, credentials, metrics },
-    extra: config.auth.mode === 'passthrough' ? [] : [upstreamGaps({
-      profile: () => profile, upstream, region: config.upstream.region, credentials,
-      multipartThreshold: COPY_MULTIPART_THRESHOLD, partSize: COPY_PART_SIZE,
-    })],
+    profile: () => profile,
+    extra: [
+      ...(config.auth.mode === 'passthrough' ? [] : [upstreamGaps({
+        profile: () => profile, upstream, region: config.upstream.region, credentials,
+        multipartThreshold: COPY_MULTIPART_THRESHOLD, partSize: COPY_PART_SIZE,
+      })]),
+      // rgw16: answered from a HEAD (sigv4, none); refused in passthrough (no upstream credential)
+      objectAttributes({ profile: () => profile, mode: config.auth.mode, upstream, region: config.upstream.region, credentials }),
+    ],
   });
   const record = (ctx: RequestContext) => tracker.record(ctx, bookkeeping(ctx));
   const https = createHttpsListener({ ...tls, minVersion: config.tls.minVersion }, createHandler('https', stages, upstream, metrics, log, record), metrics);
@@ -140,7 +146,8 @@ export function createGateway(config: GatewayConfig, opts: { logDestination?: No
     events, metrics, log, selfSignedCert, store,
     async listen() {
       await store.ready(); // the retired/compromised set is loaded before the first key is checked
-      if (config.upstream.profile === 'auto' && config.auth.mode !== 'passthrough') {
+      // also in passthrough: there an rgw16 upstream gets the SSE-C copies it gets wrong refused (passthrough-gaps.ts)
+      if (config.upstream.profile === 'auto') {
         const d = await detectProfile(upstream);
         profile = d.profile;
         log.info({ profile: d.profile, evidence: d.evidence }, 'upstream profile detected');

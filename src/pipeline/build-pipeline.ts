@@ -7,14 +7,17 @@
  *   ├─ refuse_plaintext     SSE-C header on plaintext     400 InvalidRequest, key reported exposed
  *   ├─ parse_request        operation, bucket, key        400 InvalidURI / InvalidBucketName
  *   ├─ authenticate         passthrough | sigv4 | none    403 SignatureDoesNotMatch, …
+ *   ├─ passthrough_clock    (passthrough) SigV4 dates     403 AccessDenied "Request is not valid yet", …
  *   ├─ authorize            client's allowed scopes       403 AccessDenied
  *   ├─ validate_sse_c       triplets, conflicts           400 (AWS texts)
+ *   ├─ passthrough_gaps     (passthrough; rgw16) SSE-C copies RGW 16 gets wrong   501 NotImplemented (use sigv4)
  *   ├─ check_body           x-amz-checksum-* of a plain body, held back until it holds   400 BadDigest
  *   ├─ inject_keys          key policy (sigv4, none)      403 AccessDenied (enforce)
  *   ├─ key_policy           fingerprint; exposed key?     403 AccessDenied (exposed on DATE, rotate)
  *   ├─ forwarding_headers   hop-by-hop out, X-Forwarded-Proto in
  *   ├─ sign_upstream        SigV4 re-sign (sigv4, none)
  *   ├─ upstream_gaps        copies the upstream cannot do → done here (GET → PUT)
+ *   ├─ object_attributes    (rgw16) GetObjectAttributes answered from a HEAD (sigv4, none)   501 NotImplemented in passthrough
  *   └─ forward              body streamed both ways       503 / 504, upstream errors normalised
  */
 import type { GatewayConfig } from '../config/load.js';
@@ -26,6 +29,7 @@ import { checkBody } from './stages/check-body.js';
 import { forwardingHeaders } from './stages/forwarding-headers.js';
 import { injectKeysStage } from './stages/inject-keys.js';
 import { parseRequest } from './stages/parse-request.js';
+import { passthroughClock, passthroughGaps } from './stages/passthrough-gaps.js';
 import { refusePlaintext } from './stages/refuse-plaintext.js';
 import { signUpstreamStage, type SignOptions } from './stages/sign-upstream.js';
 import { validateSseC } from './stages/validate-sse-c.js';
@@ -40,6 +44,8 @@ export interface PipelineDeps {
   policy: () => PolicyFile;
   keyring: () => Keyring;
   sign: SignOptions;
+  /** the upstream's profile now (auto: as detected at start-up); passthrough_gaps refuses only for rgw16 */
+  profile?: () => 'rgw16' | 'rgw' | 'aws' | 'minio';
   /** extra stages after signing (e.g. the RGW 16 copy handler), in order */
   extra?: Stage[];
 }
@@ -50,8 +56,9 @@ export function buildPipeline(config: GatewayConfig, deps: PipelineDeps): Stage[
     refusePlaintext(config.plaintext.mode, deps.events),
     parseRequest(config.s3.baseDomains),
     authenticate({ ...deps.auth, mode: config.auth.mode, region: config.auth.region, trustForwardedHost: config.auth.trustForwardedHost }),
-    ...(signing ? [authorize()] : []),
+    ...(signing ? [authorize()] : [passthroughClock({ metrics: deps.auth.metrics })]),
     validateSseC(),
+    ...(signing ? [] : [passthroughGaps({ profile: deps.profile ?? (() => 'rgw16') })]),
     checkBody(),
     ...(signing ? [injectKeysStage(deps.policy, deps.keyring)] : []),
     deps.keyPolicy,
