@@ -48,12 +48,13 @@ function upstreamCredentials(config: GatewayConfig, policy: () => PolicyFile): (
 }
 
 /** What the fingerprint inventory needs from a finished request: upstream headers and the small XML bodies. */
-function bookkeeping(ctx: RequestContext): RecordExtra {
+function bookkeeping(ctx: RequestContext, keyFingerprint?: (ctx: RequestContext) => string | undefined): RecordExtra {
   const text = (b?: Buffer[]) => (b ? Buffer.concat(b).toString('utf8') : '');
   const response = text(ctx.captured?.response);
   const extra: RecordExtra = { responseHeaders: ctx.upstreamResponseHeaders };
   if (ctx.operation === 'CreateMultipartUpload') extra.uploadId = parseUploadId(response);
   if (ctx.operation === 'CompleteMultipartUpload') extra.failed = isErrorBody(response);
+  if (ctx.post?.key !== undefined) extra.post = { key: ctx.post.key, size: ctx.post.size, fingerprint: keyFingerprint?.(ctx) };
   if (ctx.operation === 'DeleteObjects' && ctx.target?.bucket) extra.deleted = deletedObjects(ctx.target.bucket, text(ctx.captured?.request), response);
   return extra;
 }
@@ -127,7 +128,7 @@ export function createGateway(config: GatewayConfig, opts: { logDestination?: No
       objectAttributes({ profile: () => profile, mode: config.auth.mode, upstream, region: config.upstream.region, credentials }),
     ],
   });
-  const record = (ctx: RequestContext) => tracker.record(ctx, bookkeeping(ctx));
+  const record = (ctx: RequestContext) => tracker.record(ctx, bookkeeping(ctx, (c) => tracker.fingerprintsOf(c).key));
   const https = createHttpsListener({ ...tls, minVersion: config.tls.minVersion }, createHandler('https', stages, upstream, metrics, log, record), metrics);
   const plain = config.listen.httpPort !== undefined ? createPlaintextListener(createHandler('http', stages, upstream, metrics, log, record), metrics) : undefined;
   let draining = false;

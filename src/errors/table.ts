@@ -9,7 +9,6 @@ export const SSEC_PREFIX = 'Requests specifying Server Side Encryption with Cust
 export const ERRORS = {
   // --- SSE-C transport ---
   PlaintextSseC: { status: 400, code: 'InvalidRequest', message: `${SSEC_PREFIX} be made over a secure connection.`, when: 'any SSE-C or copy-source SSE-C header on the plaintext listener (the key is then treated as exposed)' },
-  PlaintextPostObject: { status: 400, code: 'InvalidRequest', message: 'POST Object uploads must be made over a secure connection: their form fields may carry Server Side Encryption with Customer provided keys.', when: 'a browser-form POST Object on the plaintext listener' },
   PlaintextClosed: { status: 403, code: 'AccessDenied', message: 'This endpoint accepts requests over HTTPS only.', when: 'any request on the plaintext listener when `plaintext.mode` is `refuse`' },
   // --- SSE-C triplet validation, in the order it is checked (§7 rule 3) ---
   SseCMissingAlgorithm: { status: 400, code: 'InvalidArgument', message: `${SSEC_PREFIX} provide a valid encryption algorithm.`, when: 'key or key-MD5 sent without the algorithm' },
@@ -48,6 +47,18 @@ export const ERRORS = {
   PassthroughObjectAttributes: { status: 501, code: 'NotImplemented', message: 'The storage service cannot answer GetObjectAttributes (Ceph RGW before release 20 answers it as a GetObject). Run the gateway in auth mode sigv4 to have it answer GetObjectAttributes itself.', when: 'auth mode `passthrough`, upstream profile `rgw16`: GetObjectAttributes' },
   // --- key fingerprints ---
   KeyExposedDenied: { status: 403, code: 'AccessDenied', message: 'Access Denied: this SSE-C key was exposed over plaintext HTTP and must be rotated.', when: 'a key known to be exposed (seen on the plaintext listener, on any replica) and `keys.onExposed: deny` (the message names the key id and the date)' },
+  // --- POST Object (browser form uploads; src/s3/post-form.ts, src/sigv4/post-policy.ts). S3 documents few of these texts: they are S3's answers as recorded by LocalStack's AWS-validated tests and users' captures ---
+  PostMalformed: { status: 400, code: 'MalformedPOSTRequest', message: 'The body of your POST request is not well-formed multipart/form-data.', when: 'a POST Object body that is not multipart/form-data as its Content-Type announces (no boundary, no delimiter, a part without a name, cut short)' },
+  PostPreDataTooLarge: { status: 400, code: 'MaxPostPreDataLengthExceeded', message: 'Your POST request fields preceeding the upload file was too large.', when: 'more than 20 KB (20,480 bytes) of form before the `file` part (S3\'s limit and wording, sic)' },
+  PostNoFile: { status: 400, code: 'InvalidArgument', message: 'POST requires exactly one file upload per request.', when: 'a form without a `file` part' },
+  PostFieldMissing: { status: 400, code: 'InvalidArgument', message: "Bucket POST must contain a field named 'key'.  If it is specified, please check the order of the fields.", when: 'a form without `key`, or (auth mode `sigv4`) without one of X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, Policy before the file (the message names it)' },
+  PostFieldInvalid: { status: 400, code: 'InvalidArgument', message: 'X-Amz-Date must be formated via ISO8601 Long format', when: 'a malformed X-Amz-Date or X-Amz-Credential field (wrong scope, service or region: the message names the fault)' },
+  PostPolicyInvalid: { status: 400, code: 'InvalidPolicyDocument', message: 'Invalid Policy: Invalid JSON.', when: 'a POST policy that is not base64 of a JSON document of `expiration` and `conditions` in S3\'s condition language (the message names the fault)' },
+  PostPolicyExpired: { status: 403, code: 'AccessDenied', message: 'Invalid according to Policy: Policy expired.', when: 'a POST form whose policy\'s expiration has passed' },
+  PostPolicyConditionFailed: { status: 403, code: 'AccessDenied', message: 'Invalid according to Policy: Policy Condition failed: ["eq", "$key", "…"]', when: 'a POST policy condition that the form does not meet (the message prints the condition as S3 does)' },
+  PostExtraFields: { status: 403, code: 'AccessDenied', message: 'Invalid according to Policy: Extra input fields: …', when: 'a form field that no POST policy condition covers (all but x-amz-signature, policy, file and x-ignore-*)' },
+  PostEntityTooLarge: { status: 400, code: 'EntityTooLarge', message: 'Your proposed upload exceeds the maximum allowed size', when: 'a POST file larger than the policy\'s content-length-range (the upload is aborted upstream, no object is created)' },
+  PostEntityTooSmall: { status: 400, code: 'EntityTooSmall', message: 'Your proposed upload is smaller than the minimum allowed size', when: 'a POST file smaller than the policy\'s content-length-range' },
   // --- request shape ---
   InvalidBucketName: { status: 400, code: 'InvalidBucketName', message: 'The specified bucket is not valid.', when: 'a bucket name S3 would not accept' },
   InvalidURI: { status: 400, code: 'InvalidURI', message: "Couldn't parse the specified URI.", when: 'a path that is not valid percent-encoding' },

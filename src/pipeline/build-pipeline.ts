@@ -6,6 +6,8 @@
  *   client ─TLS (h2 | http/1.1)─▶ https listener         plaintext listener (optional)
  *   ├─ refuse_plaintext     SSE-C header on plaintext     400 InvalidRequest, key reported exposed
  *   ├─ parse_request        operation, bucket, key        400 InvalidURI / InvalidBucketName
+ *   ├─ post_object          POST form: fields before the file (≤ 20 KB); SSE-C fields on plaintext refused,
+ *   │                       key exposed; (sigv4) POST policy verified   400 InvalidRequest, 403 AccessDenied "Invalid according to Policy: …"
  *   ├─ authenticate         passthrough | sigv4 | none    403 SignatureDoesNotMatch, …
  *   ├─ passthrough_clock    (passthrough) SigV4 dates     403 AccessDenied "Request is not valid yet", …
  *   ├─ authorize            client's allowed scopes       403 AccessDenied
@@ -16,6 +18,7 @@
  *   ├─ key_policy           fingerprint; exposed key?     403 AccessDenied (exposed on DATE, rotate)
  *   ├─ forwarding_headers   hop-by-hop out, X-Forwarded-Proto in
  *   ├─ sign_upstream        SigV4 re-sign (sigv4, none)
+ *   ├─ post_object_upstream POST form: (sigv4) re-signed policy, prefix rewritten, file streamed; else as sent   400 EntityTooLarge/Small
  *   ├─ upstream_gaps        copies the upstream cannot do → done here (GET → PUT)
  *   ├─ object_attributes    (rgw16) GetObjectAttributes answered from a HEAD (sigv4, none)   501 NotImplemented in passthrough
  *   └─ forward              body streamed both ways       503 / 504, upstream errors normalised
@@ -29,6 +32,7 @@ import { checkBody } from './stages/check-body.js';
 import { forwardingHeaders } from './stages/forwarding-headers.js';
 import { injectKeysStage } from './stages/inject-keys.js';
 import { parseRequest } from './stages/parse-request.js';
+import { postObject, postObjectUpstream } from './stages/post-object.js';
 import { passthroughClock, passthroughGaps } from './stages/passthrough-gaps.js';
 import { refusePlaintext } from './stages/refuse-plaintext.js';
 import { signUpstreamStage, type SignOptions } from './stages/sign-upstream.js';
@@ -55,6 +59,7 @@ export function buildPipeline(config: GatewayConfig, deps: PipelineDeps): Stage[
   return [
     refusePlaintext(config.plaintext.mode, deps.events),
     parseRequest(config.s3.baseDomains),
+    postObject({ mode: config.auth.mode, events: deps.events, policy: deps.policy, region: config.auth.region, metrics: deps.auth.metrics }),
     authenticate({ ...deps.auth, mode: config.auth.mode, region: config.auth.region, trustForwardedHost: config.auth.trustForwardedHost }),
     ...(signing ? [authorize()] : [passthroughClock({ metrics: deps.auth.metrics })]),
     validateSseC(),
@@ -64,6 +69,7 @@ export function buildPipeline(config: GatewayConfig, deps: PipelineDeps): Stage[
     deps.keyPolicy,
     forwardingHeaders(),
     ...(signing ? [signUpstreamStage(deps.sign)] : []),
+    postObjectUpstream({ mode: config.auth.mode, region: deps.sign.region, credentials: deps.sign.credentials }),
     ...(deps.extra ?? []),
   ];
 }

@@ -5,6 +5,7 @@ import type { VerifiedRequest } from '../sigv4/index.js';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { S3Target } from '../s3/target.js';
 import type { CustomerKey } from '../sse-c/customer-key.js';
+import type { FormField, FormPrefix } from '../s3/post-form.js';
 
 export type ClientRequest = IncomingMessage | Http2ServerRequest;
 export type ClientResponse = ServerResponse | Http2ServerResponse;
@@ -24,8 +25,11 @@ export interface RequestContext {
   readonly headers: Headers;
   readonly remoteAddress: string;
   readonly startedAt: bigint;
-  /** the client sent `Expect: 100-continue` and waits for our go-ahead before sending the body */
-  readonly expectContinue: boolean;
+  /**
+   * the client sent `Expect: 100-continue` and waits for our go-ahead before sending the body;
+   * cleared by a stage that has sent 100 Continue itself to read the body's start (post_object)
+   */
+  expectContinue: boolean;
   target?: S3Target;
   operation: string;
   /** valid SSE-C key of the request (destination), if any */
@@ -42,6 +46,8 @@ export interface RequestContext {
   principal?: { accessKeyId: string; client?: ClientEntry };
   /** the verified SigV4 request (sigv4 mode) */
   verified?: VerifiedRequest;
+  /** POST Object (browser form): what post_object read from the form (src/pipeline/stages/post-object.ts) */
+  post?: PostObjectState;
   /** the body to send upstream when it is not the client's as is (decoded aws-chunked) */
   body?: Readable;
   /** the upstream's response headers (version id, delete marker, …) */
@@ -57,6 +63,22 @@ export interface RequestContext {
   upstreamRequestId?: string;
   /** why the request failed, for the log line (never key material) */
   failure?: string;
+}
+
+/** A browser-form upload as post_object read it: the fields before the file, never the file. */
+export interface PostObjectState {
+  /** the object key (`${filename}` expanded); undefined when the form has none (passthrough/none: the upstream answers) */
+  key?: string;
+  /** the file's size, known once the body has been streamed past it */
+  size?: number;
+  /** sigv4: the form's POST policy was verified here (authenticate then skips the request) */
+  authenticated: boolean;
+  /** the form as read; the upstream stage rewrites or replays it */
+  form: FormPrefix;
+  /** fields with `${filename}` expanded */
+  fields: FormField[];
+  /** sigv4: the client's policy's content-length-range, enforced on the stream and re-signed upstream */
+  contentLengthRange?: { min: number; max: number };
 }
 
 /** A named step of the request path. It stops the request by throwing a GatewayError. */

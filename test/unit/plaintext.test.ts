@@ -1,6 +1,6 @@
 // refuse_plaintext stage (sse-c-reference.md Part A §3 row 1, §7 rule 2): on the plaintext listener any
 // SSE-C / copy-source SSE-C header — by presence, even malformed — is refused and the key reported as
-// exposed (fingerprinted, never carried); browser-form POST Object is refused; `refuse` mode closes it all.
+// exposed (fingerprinted, never carried); browser-form POST Object is left to post_object; `refuse` mode closes it all.
 import t, { type Test } from 'tap';
 import { createHmac } from 'node:crypto';
 import { inspect } from 'node:util';
@@ -26,10 +26,6 @@ const ALL_SIX = Object.values(H);
 const PLAINTEXT_SSEC: Expected = {
   error: 'PlaintextSseC', status: 400, code: 'InvalidRequest',
   message: 'Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection.',
-};
-const PLAINTEXT_POST: Expected = {
-  error: 'PlaintextPostObject', status: 400, code: 'InvalidRequest',
-  message: 'POST Object uploads must be made over a secure connection: their form fields may carry Server Side Encryption with Customer provided keys.',
 };
 const CLOSED: Expected = { error: 'PlaintextClosed', status: 403, code: 'AccessDenied', message: 'This endpoint accepts requests over HTTPS only.' };
 
@@ -148,15 +144,15 @@ t.test('no event payload contains key material', async (t) => {
   t.notMatch(text, /AES256|DWygnHRtgiJ77HCm/, 'neither algorithm nor key-MD5 value copied into the event');
 });
 
-t.test('POST multipart/form-data on http → PlaintextPostObject', async (t) => {
-  for (const mode of ['forward', 'refuse'] as const) {
-    for (const ct of ['multipart/form-data; boundary=----x', 'Multipart/Form-Data; boundary=abc', 'multipart/form-data']) {
-      const { stage, seen } = setup(mode);
-      const ctx = makeCtx({ listener: 'http', method: 'POST', operation: 'PostObject', headers: { 'content-type': ct } });
-      expectGatewayError(t, () => stage.run(ctx), PLAINTEXT_POST, `${mode}: POST ${ct}`);
-      t.equal(ctx.sseCOutcome, 'rejected_plaintext', `${mode}: POST ${ct}: sseCOutcome`);
-      t.equal(seen.length, 0, `${mode}: POST ${ct}: no event (the body is never read)`);
-    }
+t.test('POST multipart/form-data on http: left to post_object (it reads the fields), closed in refuse mode', async (t) => {
+  for (const ct of ['multipart/form-data; boundary=----x', 'Multipart/Form-Data; boundary=abc', 'multipart/form-data']) {
+    const fwd = setup('forward');
+    const ctx = makeCtx({ listener: 'http', method: 'POST', operation: 'PostObject', headers: { 'content-type': ct } });
+    await fwd.stage.run(ctx);
+    t.equal(ctx.sseCOutcome, undefined, `forward: POST ${ct} passes this stage`);
+    const ref = setup('refuse');
+    expectGatewayError(t, () => ref.stage.run(makeCtx({ listener: 'http', method: 'POST', operation: 'PostObject', headers: { 'content-type': ct } })), CLOSED, `refuse: POST ${ct}`);
+    t.equal(fwd.seen.length + ref.seen.length, 0, `POST ${ct}: no event here`);
   }
   // SSE-C headers win over the POST rule
   const { stage } = setup('forward');

@@ -38,6 +38,7 @@ export function authenticate(o: AuthOptions): Stage {
   return {
     name: 'authenticate',
     run(ctx) {
+      if (ctx.post?.authenticated) return; // POST Object: its form's POST policy was verified by post_object
       if (o.mode === 'passthrough') {
         // The JS SDK's HTTP/2 handler signs ':authority' instead of host; the upstream gets an
         // HTTP/1.1 request with Host and can never rebuild that canonical request.

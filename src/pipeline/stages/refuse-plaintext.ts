@@ -6,7 +6,8 @@ import type { Stage } from '../context.js';
 /**
  * Plaintext listener only, and first: decided on header presence before anything is parsed or
  * read (like MinIO; AWS: "Amazon S3 rejects any requests made over HTTP when using SSE-C"). The key
- * that crossed the network in clear is reported as exposed, so its owner rotates it.
+ * that crossed the network in clear is reported as exposed, so its owner rotates it. POST Object
+ * carries the triplet as form fields: post_object reads them (bounded) and refuses such forms.
  */
 export function refusePlaintext(mode: 'forward' | 'refuse', events: KeyEvents): Stage {
   return {
@@ -24,11 +25,6 @@ export function refusePlaintext(mode: 'forward' | 'refuse', events: KeyEvents): 
         }
         ctx.sseCOutcome = 'rejected_plaintext';
         throw new GatewayError('PlaintextSseC');
-      }
-      if (ctx.method === 'POST' && /multipart\/form-data/i.test(String(ctx.headers['content-type'] ?? ''))) {
-        // POST Object carries the triplet as form fields inside the body, which is never read here.
-        ctx.sseCOutcome = 'rejected_plaintext';
-        throw new GatewayError('PlaintextPostObject');
       }
       if (mode === 'refuse') throw new GatewayError('PlaintextClosed');
     },

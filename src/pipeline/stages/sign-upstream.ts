@@ -41,6 +41,7 @@ export function signUpstreamStage(o: SignOptions): Stage {
   return {
     name: 'sign_upstream',
     async run(ctx) {
+      if (ctx.post) return; // POST Object: authenticated by its form, re-signed by post_object_upstream
       let headers: HeaderInput = { ...(ctx.upstreamHeaders as HeaderInput) };
       delete headers.host;
       setTriplets(ctx, headers);

@@ -2,6 +2,7 @@ import { GatewayError } from '../../errors/gateway-error.js';
 import { COPY_SSEC, SSE, SSE_KMS_KEY_ID, SSEC, hasSseCQuery } from '../../s3/headers.js';
 import { sseCUse } from '../../s3/operations.js';
 import { parseTriplet } from '../../sse-c/customer-key.js';
+import { fieldMap } from '../../sigv4/post-policy.js';
 import type { ErrorName } from '../../errors/table.js';
 import type { Stage } from '../context.js';
 
@@ -28,12 +29,15 @@ export function validateSseC(): Stage {
     name: 'validate_sse_c',
     run(ctx) {
       const use = sseCUse(ctx.operation);
+      // POST Object: the triplet and x-amz-server-side-encryption are form fields (post_object read
+      // them; names case-insensitive), validated exactly like the headers; a field wins over a header.
+      const h = ctx.post ? { ...ctx.headers, ...Object.fromEntries(fieldMap(ctx.post.fields)) } : ctx.headers;
       try {
         // A key in a URL ends up in logs, proxies and browser history; S3 SDKs send headers.
         if (hasSseCQuery(ctx.req.url ?? '')) throw new GatewayError('SseCInQuery');
-        if (use.triplet) ctx.sseC = parseTriplet(ctx.headers, SSEC);
+        if (use.triplet) ctx.sseC = parseTriplet(h, SSEC);
         if (use.copySource) ctx.copySourceSseC = parseTriplet(ctx.headers, COPY_SSEC);
-        if (use.write && ctx.sseC && (ctx.headers[SSE] !== undefined || ctx.headers[SSE_KMS_KEY_ID] !== undefined)) {
+        if (use.write && ctx.sseC && (h[SSE] !== undefined || h[SSE_KMS_KEY_ID] !== undefined)) {
           throw new GatewayError('SseCIncompatible', { argumentName: SSE });
         }
         if (use.read && (ctx.headers[SSE] !== undefined || ctx.headers[SSE_KMS_KEY_ID] !== undefined)) {
