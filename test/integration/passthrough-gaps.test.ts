@@ -8,9 +8,7 @@
  */
 import t, { type Test } from 'tap';
 import { createHash, createHmac } from 'node:crypto';
-import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
@@ -21,6 +19,7 @@ import { bucketName, createBucket, encodePath, rfc3986, rgwRequest, sharedRgw } 
 import { parseS3Error, signedRequest, type SignedRequestOpts, type SignedResponse } from '../helpers/signed-request.js';
 import { ssecHeaders } from '../helpers/sigv4-gateway.js';
 import { boto3, randomSecret, sseKey, type Endpoint } from '../helpers/clients.js';
+import { fakeS3Upstream } from '../helpers/fake-upstream.js';
 
 // the rows this feature adds (looked up by name so that the test runs, and fails, without them)
 const row = (name: string) => (ERRORS as Record<string, { status: number; code: string; message: string } | undefined>)[name];
@@ -160,21 +159,7 @@ t.test('UploadPartCopy from an SSE-C source into an upload with another key, or 
 
 // ---- the upstream's profile, detected at start-up in passthrough too ---------------------------------
 
-async function fakeUpstream(headers: Record<string, string>) {
-  const seen: { method: string; url: string; headers: http.IncomingHttpHeaders }[] = [];
-  const server = http.createServer((req, res) => {
-    seen.push({ method: req.method!, url: req.url!, headers: req.headers });
-    req.resume();
-    req.on('end', () => {
-      const body = req.headers['x-amz-copy-source']
-        ? '<CopyObjectResult><LastModified>2026-01-01T00:00:00.000Z</LastModified><ETag>"e"</ETag></CopyObjectResult>'
-        : '<ListAllMyBucketsResult/>';
-      res.writeHead(200, { ...headers, 'content-type': 'application/xml' }).end(body);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { seen, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) };
-}
+const fakeUpstream = fakeS3Upstream;
 
 for (const [name, headers, profile, forwarded] of [['AWS (Server: AmazonS3)', { server: 'AmazonS3' }, 'aws', true], ['an unrecognised upstream', {}, 'rgw16', false]] as const) {
   t.test(`passthrough in front of ${name}: profile ${profile} detected, plain → SSE-C CopyObject ${forwarded ? 'forwarded' : 'refused'}`, async (t) => {

@@ -4,8 +4,6 @@
  * copies itself. A recording upstream stands in for AWS/MinIO (none runs here); the real RGW for RGW.
  */
 import t from 'tap';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
@@ -14,28 +12,14 @@ import { startGateway } from '../helpers/gateway.js';
 import { sharedRgw } from '../helpers/rgw.js';
 import { credsOf, newClient, sendSigned, ssecHeaders, writeClientsFile, COPY_SSEC_H } from '../helpers/sigv4-gateway.js';
 import { sseKey } from '../helpers/clients.js';
+import { fakeS3Upstream } from '../helpers/fake-upstream.js';
 
 const client = newClient('profile');
 const dir = await mkdtemp(path.join(os.tmpdir(), 'profile-'));
 const clientsFile = path.join(dir, 'clients.yaml');
 await writeClientsFile(clientsFile, { clients: [client] });
 
-async function fakeUpstream(headers: Record<string, string>) {
-  const seen: { method: string; url: string; headers: http.IncomingHttpHeaders }[] = [];
-  const server = http.createServer((req, res) => {
-    seen.push({ method: req.method!, url: req.url!, headers: req.headers });
-    req.resume();
-    req.on('end', () => {
-      if (req.method === 'PUT' && req.headers['x-amz-copy-source']) {
-        res.writeHead(200, { ...headers, 'content-type': 'application/xml' }).end('<CopyObjectResult><LastModified>2026-01-01T00:00:00.000Z</LastModified><ETag>"e"</ETag></CopyObjectResult>');
-      } else {
-        res.writeHead(200, { ...headers, 'content-type': 'application/xml' }).end('<ListAllMyBucketsResult/>');
-      }
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { seen, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) };
-}
+const fakeUpstream = fakeS3Upstream;
 
 async function gatewayFor(upstream: string) {
   return startGateway({ upstream, args: ['--auth-mode', 'sigv4', '--clients-file', clientsFile, '--upstream-access-key-id', 'AK', '--upstream-secret-access-key', 'SK'] });
