@@ -86,3 +86,18 @@ export interface Stage {
   readonly name: string;
   run(ctx: RequestContext): void | Promise<void>;
 }
+
+const counted = new WeakSet<RequestContext>();
+
+/**
+ * The client's body, its bytes counted into ctx.bytesIn from the first one, whoever reads it: a
+ * stage's transform (checksum verifier, aws-chunked decoder, form meter) may start reading it
+ * well before the forwarder runs. Call it right before piping the body somewhere.
+ */
+export function clientBody(ctx: RequestContext): ClientRequest {
+  if (!counted.has(ctx)) {
+    counted.add(ctx);
+    ctx.req.on('data', (c: Buffer) => { ctx.bytesIn += c.length; });
+  }
+  return ctx.req;
+}

@@ -36,7 +36,11 @@ export async function startGateway(opts: { upstream: string; args?: string[]; en
     ...(opts.plaintext ? ['--http-port', '0'] : []), ...(opts.args ?? [])];
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('SSEC_GATEWAY_')) env[k] = v;
-  const child = spawn(process.execPath, args, { env: { ...env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // tap's process-info hook wraps spawn() and puts itself in every child's NODE_OPTIONS
+  // (--import=…@tapjs/processinfo…), which cost the gateway ~30 MiB of RSS and CPU per request:
+  // the gateway runs as users run it, through `env -u NODE_OPTIONS` (env execs node: same pid)
+  delete env.NODE_OPTIONS;
+  const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, ...args], { env: { ...env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (c: Buffer) => { out += c.toString('utf8'); });
   child.stderr!.on('data', (c: Buffer) => { out += c.toString('utf8'); });

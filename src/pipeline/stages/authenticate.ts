@@ -3,7 +3,7 @@ import { GatewayError } from '../../errors/gateway-error.js';
 import type { Metrics } from '../../metrics/registry.js';
 import type { PolicyFile } from '../../auth/policy-file.js';
 import { AwsChunkedDecoder, isStreaming, parse, verify } from '../../sigv4/index.js';
-import type { ClientRequest, RequestContext, Stage } from '../context.js';
+import { clientBody, type ClientRequest, type RequestContext, type Stage } from '../context.js';
 
 export interface AuthOptions {
   mode: 'passthrough' | 'sigv4' | 'none';
@@ -56,7 +56,7 @@ export function authenticate(o: AuthOptions): Stage {
         const v = verify(auth, (ak) => policy.clients.get(ak), new Date(), { region: o.region });
         ctx.verified = v;
         ctx.principal = { accessKeyId: v.accessKeyId, client: policy.clients.get(v.accessKeyId) };
-        if (isStreaming(v.payloadMode)) ctx.body = ctx.req.pipe(AwsChunkedDecoder.forRequest(v));
+        if (isStreaming(v.payloadMode)) ctx.body = clientBody(ctx).pipe(AwsChunkedDecoder.forRequest(v));
       } catch (e) {
         o.metrics.authFailures.inc({ reason: e instanceof GatewayError ? e.code : 'InternalError' });
         throw e;

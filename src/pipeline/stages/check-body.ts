@@ -1,6 +1,6 @@
 import { CHECKSUM_HEADERS, PlainBodyVerifier, isChecksumHeader, isChecksumValue, type ChecksumHeader } from '../../sigv4/index.js';
 import { checksumValueInvalid } from '../../sigv4/errors.js';
-import type { Stage } from '../context.js';
+import { clientBody, type Stage } from '../context.js';
 
 /**
  * A plain body that states an `x-amz-checksum-*` header (the JS SDK does for Buffer bodies) is
@@ -18,7 +18,7 @@ export function checkBody(): Stage {
       if (!name) return;
       const value = ctx.headers[name];
       if (typeof value !== 'string' || !isChecksumValue(CHECKSUM_HEADERS[name], value)) throw checksumValueInvalid(name, false);
-      ctx.body = ctx.req.pipe(new PlainBodyVerifier({ checksum: { name, value } }));
+      ctx.body = clientBody(ctx).pipe(new PlainBodyVerifier({ checksum: { name, value } }));
     },
   };
 }

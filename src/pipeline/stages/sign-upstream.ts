@@ -5,7 +5,7 @@ import { COPY_SSEC, SSEC } from '../../s3/headers.js';
 import { AwsChunkedDecoder, decodedBodyHeaders, signUpstream, stripAuthQuery, STREAMING_UNSIGNED_TRAILER, type HeaderInput } from '../../sigv4/index.js';
 import type { CredentialSource } from '../../upstream/credentials.js';
 import type { Upstream } from '../../upstream/upstream.js';
-import type { RequestContext, Stage } from '../context.js';
+import { clientBody, type RequestContext, type Stage } from '../context.js';
 
 export interface SignOptions {
   upstream: Upstream;
@@ -52,7 +52,7 @@ export function signUpstreamStage(o: SignOptions): Stage {
         // `none` mode: an unsigned aws-chunked body (SDK default over TLS) is decoded and its checksum checked
         const decodedLength = Number(ctx.headers['x-amz-decoded-content-length']);
         const trailer = String(ctx.headers['x-amz-trailer'] ?? '').toLowerCase() || undefined;
-        ctx.body = ctx.req.pipe(new AwsChunkedDecoder({ mode: STREAMING_UNSIGNED_TRAILER, decodedLength, trailer: trailer as never }));
+        ctx.body = clientBody(ctx).pipe(new AwsChunkedDecoder({ mode: STREAMING_UNSIGNED_TRAILER, decodedLength, trailer: trailer as never }));
         headers = decodedBodyHeaders(headers, decodedLength);
       } else if (!v && String(ctx.headers['x-amz-content-sha256'] ?? '').startsWith('STREAMING-')) {
         throw new GatewayError('UnverifiableStreaming');
