@@ -15,9 +15,7 @@
  *   dropped:  hop-by-hop headers, authorization, date (smithy would drop it from the signature), and the incoming
  *             x-amz-date / x-amz-content-sha256 / x-amz-security-token, which are replaced by ours
  */
-import { Hash } from '@smithy/hash-node';
-import { HttpRequest } from '@smithy/protocol-http';
-import { SignatureV4 } from '@smithy/signature-v4';
+import type { SignatureV4 as SignatureV4Type } from '@smithy/signature-v4';
 import { HOP_BY_HOP } from '../s3/headers.js';
 import { UNSIGNED_PAYLOAD } from './constants.js';
 import { canonicalPath, decodeQueryComponent, parseQuery } from './encoding.js';
@@ -112,7 +110,19 @@ function defaultHost(r: UpstreamRequest): string {
   return r.port === undefined || r.port === dflt ? r.hostname : `${r.hostname}:${r.port}`;
 }
 
+/**
+ * smithy is loaded on the first signature: ~18 MiB of RSS that a gateway in auth mode passthrough
+ * (which never signs) does not carry.
+ */
+let smithy: Promise<{ SignatureV4: typeof SignatureV4Type; HttpRequest: typeof import('@smithy/protocol-http').HttpRequest; Hash: typeof import('@smithy/hash-node').Hash }> | undefined;
+function loadSmithy() {
+  smithy ??= Promise.all([import('@smithy/signature-v4'), import('@smithy/protocol-http'), import('@smithy/hash-node')])
+    .then(([s, p, h]) => ({ SignatureV4: s.SignatureV4, HttpRequest: p.HttpRequest, Hash: h.Hash }));
+  return smithy;
+}
+
 export async function signUpstream(r: UpstreamRequest, credentials: UpstreamCredentials): Promise<SignedUpstream> {
+  const { SignatureV4, HttpRequest, Hash } = await loadSmithy();
   if (r.payloadHash !== UNSIGNED_PAYLOAD && !/^[0-9a-f]{64}$/.test(r.payloadHash)) {
     throw new TypeError('payloadHash must be UNSIGNED-PAYLOAD or a lower-case hex SHA-256');
   }

@@ -26,7 +26,7 @@ import { COPY_SSEC, SSEC } from '../../s3/headers.js';
 import { FilePartMeter, expandFilename, formBoundary, isFormPost, readFormPrefix, serializeFields, type FormField } from '../../s3/post-form.js';
 import { POST_AUTH_FIELDS, fieldMap, isAnonymousForm, signPostPolicy, verifyPostPolicy, type UpstreamCondition } from '../../sigv4/post-policy.js';
 import type { CredentialSource } from '../../upstream/credentials.js';
-import type { ClientRequest, RequestContext, Stage } from '../context.js';
+import { clientBody, type ClientRequest, type RequestContext, type Stage } from '../context.js';
 
 const SSEC_FIELD = /^x-amz-(?:copy-source-)?server-side-encryption-customer-/;
 
@@ -49,58 +49,61 @@ export function postObject(o: PostObjectOptions): Stage {
   const now = o.now ?? (() => new Date());
   return {
     name: 'post_object',
-    async run(ctx) {
-      if (ctx.operation !== 'PostObject') return;
-      const ctype = ctx.headers['content-type'];
-      const contentType = Array.isArray(ctype) ? ctype[0] : ctype;
-      if (!isFormPost(ctx.method, contentType)) return;
-      const boundary = formBoundary(contentType)!;
-      // the fields are in the body: a client waiting for 100 Continue gets it now
-      if (ctx.expectContinue) {
-        ctx.res.writeContinue();
-        ctx.expectContinue = false;
-      }
-      const form = await readFormPrefix(ctx.req, boundary);
-      ctx.bytesIn += form.prefix.length + form.rest.length;
-      try {
-        // Plaintext listener: any SSE-C field, by presence, refuses the form (like the headers); the key crossed the network in clear.
-        if (ctx.listener === 'http' && form.fields.some((f) => SSEC_FIELD.test(f.name.toLowerCase()))) {
-          for (const f of form.fields) {
-            const name = f.name.toLowerCase();
-            if ((name === SSEC.key || name === COPY_SSEC.key) && f.value.trim() !== '') {
-              o.events.exposed({ keyHeaderValue: f.value, header: name, client: ctx.remoteAddress, listener: ctx.listener, requestId: ctx.id });
-            }
-          }
-          ctx.sseCOutcome = 'rejected_plaintext';
-          throw new GatewayError('PlaintextSseC');
-        }
-        const fields = form.fields.map((f) => ({ name: f.name, value: expandFilename(f.value, form.file.filename) }));
-        const map = fieldMap(fields);
-        const key = map.get('key');
-        const post: NonNullable<RequestContext['post']> = { key, authenticated: false, form, fields };
-        if (o.mode === 'sigv4') {
-          if (isAnonymousForm(fields)) throw new GatewayError('AnonymousDenied');
-          try {
-            if (key === undefined) throw new GatewayError('PostFieldMissing');
-            const bucket = ctx.target?.bucket ?? '';
-            const p = o.policy();
-            const v = verifyPostPolicy({ fields, bucket, lookup: (ak) => p.clients.get(ak), now: now(), region: o.region });
-            ctx.principal = { accessKeyId: v.accessKeyId, client: p.clients.get(v.accessKeyId) };
-            post.authenticated = true;
-            post.contentLengthRange = v.contentLengthRange;
-          } catch (e) {
-            o.metrics.authFailures.inc({ reason: e instanceof GatewayError ? e.code : 'InternalError' });
-            throw e;
-          }
-        }
-        if (key !== undefined && ctx.target) ctx.target = { ...ctx.target, key };
-        ctx.post = post;
-      } catch (e) {
-        drain(ctx.req);
-        throw e;
-      }
+    // synchronous for every other request (run-pipeline awaits only a returned promise)
+    run(ctx) {
+      return ctx.operation === 'PostObject' ? readForm(ctx) : undefined;
     },
   };
+  async function readForm(ctx: RequestContext): Promise<void> {
+    const ctype = ctx.headers['content-type'];
+    const contentType = Array.isArray(ctype) ? ctype[0] : ctype;
+    if (!isFormPost(ctx.method, contentType)) return;
+    const boundary = formBoundary(contentType)!;
+    // the fields are in the body: a client waiting for 100 Continue gets it now
+    if (ctx.expectContinue) {
+      ctx.res.writeContinue();
+      ctx.expectContinue = false;
+    }
+    const form = await readFormPrefix(ctx.req, boundary);
+    ctx.bytesIn += form.prefix.length + form.rest.length;
+    try {
+      // Plaintext listener: any SSE-C field, by presence, refuses the form (like the headers); the key crossed the network in clear.
+      if (ctx.listener === 'http' && form.fields.some((f) => SSEC_FIELD.test(f.name.toLowerCase()))) {
+        for (const f of form.fields) {
+          const name = f.name.toLowerCase();
+          if ((name === SSEC.key || name === COPY_SSEC.key) && f.value.trim() !== '') {
+            o.events.exposed({ keyHeaderValue: f.value, header: name, client: ctx.remoteAddress, listener: ctx.listener, requestId: ctx.id });
+          }
+        }
+        ctx.sseCOutcome = 'rejected_plaintext';
+        throw new GatewayError('PlaintextSseC');
+      }
+      const fields = form.fields.map((f) => ({ name: f.name, value: expandFilename(f.value, form.file.filename) }));
+      const map = fieldMap(fields);
+      const key = map.get('key');
+      const post: NonNullable<RequestContext['post']> = { key, authenticated: false, form, fields };
+      if (o.mode === 'sigv4') {
+        if (isAnonymousForm(fields)) throw new GatewayError('AnonymousDenied');
+        try {
+          if (key === undefined) throw new GatewayError('PostFieldMissing');
+          const bucket = ctx.target?.bucket ?? '';
+          const p = o.policy();
+          const v = verifyPostPolicy({ fields, bucket, lookup: (ak) => p.clients.get(ak), now: now(), region: o.region });
+          ctx.principal = { accessKeyId: v.accessKeyId, client: p.clients.get(v.accessKeyId) };
+          post.authenticated = true;
+          post.contentLengthRange = v.contentLengthRange;
+        } catch (e) {
+          o.metrics.authFailures.inc({ reason: e instanceof GatewayError ? e.code : 'InternalError' });
+          throw e;
+        }
+      }
+      if (key !== undefined && ctx.target) ctx.target = { ...ctx.target, key };
+      ctx.post = post;
+    } catch (e) {
+      drain(ctx.req);
+      throw e;
+    }
+  }
 }
 
 export interface PostUpstreamOptions {
@@ -146,41 +149,42 @@ export function postObjectUpstream(o: PostUpstreamOptions): Stage {
   const ttlMs = o.ttlMs ?? 15 * 60 * 1000;
   return {
     name: 'post_object_upstream',
-    async run(ctx) {
-      const post = ctx.post;
-      if (!post) return;
-      const { form } = post;
-      let head = form.prefix;
-      if (o.mode === 'sigv4') {
-        const { fields, conditions } = forwardedFields(ctx);
-        const creds = await o.credentials(ctx.principal?.client?.upstreamCredentials ?? 'default')();
-        const auth = signPostPolicy({
-          bucket: ctx.target!.bucket!, conditions, range: post.contentLengthRange,
-          credentials: creds, region: o.region, now: now(), ttlMs,
-        });
-        head = serializeFields(form.boundary, [...fields, ...auth], form.file.headers);
-        const h = ctx.upstreamHeaders;
-        for (const name of [...Object.values(SSEC), ...Object.values(COPY_SSEC), 'authorization', 'x-amz-content-sha256', 'x-amz-date', 'x-amz-security-token']) delete h[name];
-        // Host and path stay the client's (a form's Host is not signed): RGW's PostResponse Location names the gateway
-        const length = Number(ctx.headers['content-length']);
-        if (ctx.headers['content-length'] !== undefined && Number.isFinite(length)) h['content-length'] = String(length - form.prefix.length + head.length);
-        else delete h['content-length']; // the client sent chunked: so does the gateway
-      } else if (o.mode === 'none' && ctx.injected) {
-        // the form goes upstream as sent, so an injected key could not reach it
-        throw new GatewayError('KeyPolicyDenied', { message: 'Access Denied: a key injection rule applies to this upload, but a browser-form POST is forwarded unchanged in auth mode none; send the SSE-C fields in the form, or use PutObject.' });
-      }
-      const meter = new FilePartMeter({
-        boundary: form.boundary, head,
-        range: o.mode === 'sigv4' ? post.contentLengthRange : undefined,
-        onSize: (n) => { post.size = n; },
-      });
-      const req = ctx.req;
-      // a refused upload (content-length-range): the client's remaining bytes are read and dropped
-      meter.once('error', () => { req.unpipe(meter); req.resume(); });
-      if (form.rest.length) meter.write(form.rest);
-      req.pipe(meter);
-      ctx.body = meter;
-      // RGW 16 leaves the SSE-C echo out of 200/204 answers: the forwarder adds it (ECHO_WHEN_MISSING)
+    run(ctx) {
+      return ctx.post ? sendForm(ctx, ctx.post) : undefined;
     },
   };
+  async function sendForm(ctx: RequestContext, post: NonNullable<RequestContext['post']>): Promise<void> {
+    const { form } = post;
+    let head = form.prefix;
+    if (o.mode === 'sigv4') {
+      const { fields, conditions } = forwardedFields(ctx);
+      const creds = await o.credentials(ctx.principal?.client?.upstreamCredentials ?? 'default')();
+      const auth = signPostPolicy({
+        bucket: ctx.target!.bucket!, conditions, range: post.contentLengthRange,
+        credentials: creds, region: o.region, now: now(), ttlMs,
+      });
+      head = serializeFields(form.boundary, [...fields, ...auth], form.file.headers);
+      const h = ctx.upstreamHeaders;
+      for (const name of [...Object.values(SSEC), ...Object.values(COPY_SSEC), 'authorization', 'x-amz-content-sha256', 'x-amz-date', 'x-amz-security-token']) delete h[name];
+      // Host and path stay the client's (a form's Host is not signed): RGW's PostResponse Location names the gateway
+      const length = Number(ctx.headers['content-length']);
+      if (ctx.headers['content-length'] !== undefined && Number.isFinite(length)) h['content-length'] = String(length - form.prefix.length + head.length);
+      else delete h['content-length']; // the client sent chunked: so does the gateway
+    } else if (o.mode === 'none' && ctx.injected) {
+      // the form goes upstream as sent, so an injected key could not reach it
+      throw new GatewayError('KeyPolicyDenied', { message: 'Access Denied: a key injection rule applies to this upload, but a browser-form POST is forwarded unchanged in auth mode none; send the SSE-C fields in the form, or use PutObject.' });
+    }
+    const meter = new FilePartMeter({
+      boundary: form.boundary, head,
+      range: o.mode === 'sigv4' ? post.contentLengthRange : undefined,
+      onSize: (n) => { post.size = n; },
+    });
+    const req = ctx.req;
+    // a refused upload (content-length-range): the client's remaining bytes are read and dropped
+    meter.once('error', () => { req.unpipe(meter); req.resume(); });
+    if (form.rest.length) meter.write(form.rest);
+    clientBody(ctx).pipe(meter);
+    ctx.body = meter;
+    // RGW 16 leaves the SSE-C echo out of 200/204 answers: the forwarder adds it (ECHO_WHEN_MISSING)
+  }
 }
