@@ -1,5 +1,6 @@
 /**
- * The forwarder: the only place bodies flow. node:http `request()` with a keep-alive agent and
+ * The forwarder: the only place bodies flow. Bodyless requests go through undici (dispatch.ts);
+ * requests with a body through node:http `request()` with a keep-alive agent and
  * `.pipe()` both ways (backpressure for free, ~2× cheaper per request than stream.pipeline in
  * stack-notes.md), with every abort handled explicitly on both sides:
  *  - client aborts → the upstream request is destroyed (an incomplete upload never completes);
@@ -9,46 +10,18 @@
  *    upstream refusal reaches the client before it sends the body.
  */
 import { constants as h2c, type Http2ServerResponse } from 'node:http2';
-import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { GatewayError } from '../errors/gateway-error.js';
-import { HOP_BY_HOP, SSEC } from '../s3/headers.js';
 import type { Metrics } from '../metrics/registry.js';
-import { statusClass } from '../metrics/registry.js';
-import type { RequestContext } from '../pipeline/context.js';
+import { clientBody, type RequestContext } from '../pipeline/context.js';
 import { respondError } from '../pipeline/respond-error.js';
-import { MAX_ERROR_BODY, normalizeErrorBody } from './normalize-error.js';
+import { dispatchBodyless, isBodyless } from './dispatch.js';
+import { CAPTURE_LIMIT, ResponseRelay, resetClient } from './relay.js';
 import type { Upstream } from './upstream.js';
-
-function responseHeaders(up: IncomingMessage): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  const connection = String(up.headers.connection ?? '').toLowerCase().split(',').map((x) => x.trim());
-  for (const [name, value] of Object.entries(up.headers)) {
-    if (value !== undefined && !HOP_BY_HOP.has(name) && !connection.includes(name)) out[name] = value;
-  }
-  return out;
-}
-
-/** Operations whose SSE-C response headers RGW 16 leaves out (the others it echoes itself). */
-const ECHO_WHEN_MISSING = new Set(['UploadPartCopy', 'PostObject']);
-
-/** Answers the fingerprint inventory needs to read (UploadId, deleted keys, a 200 with an <Error>). */
-const CAPTURE_RESPONSE = new Set(['CreateMultipartUpload', 'CompleteMultipartUpload', 'DeleteObjects']);
-const CAPTURE_LIMIT = 1 << 20;
 
 /** Keeps a copy of what flows by, up to CAPTURE_LIMIT (these bodies are small XML). */
 function capture(stream: { on(event: "data", cb: (c: Buffer) => void): unknown }, into: Buffer[]): void {
   let n = 0;
   stream.on('data', (c: Buffer) => { if (n < CAPTURE_LIMIT) { into.push(c); n += c.length; } });
-}
-
-/** Resets the client's stream: HTTP/2 RST_STREAM, HTTP/1.1 closes the socket, so a short body is never taken as complete. */
-function resetClient(ctx: RequestContext): void {
-  if (ctx.protocol === 'h2') {
-    const stream = (ctx.res as Http2ServerResponse).stream;
-    if (!stream.destroyed) stream.close(h2c.NGHTTP2_INTERNAL_ERROR);
-  } else {
-    ctx.res.destroy();
-  }
 }
 
 /** After an early answer, the rest of an HTTP/1.1 body is read and discarded for at most this long and this much, then the connection is closed (nginx: lingering_time 30 s). */
@@ -95,7 +68,7 @@ async function verifyEmptyBody(ctx: RequestContext): Promise<boolean> {
   if (!ctx.body || String(ctx.upstreamHeaders['content-length']) !== '0') return ctx.expectContinue;
   if (ctx.expectContinue) ctx.res.writeContinue();
   await new Promise<void>((resolve, reject) => {
-    ctx.req.on('data', (c: Buffer) => { ctx.bytesIn += c.length; });
+    clientBody(ctx);
     ctx.body!.once('error', reject).once('end', resolve).resume();
   });
   ctx.body = undefined;
@@ -103,6 +76,7 @@ async function verifyEmptyBody(ctx: RequestContext): Promise<boolean> {
 }
 
 export async function forward(ctx: RequestContext, upstream: Upstream, metrics: Metrics): Promise<void> {
+  if (isBodyless(ctx)) return dispatchBodyless(ctx, upstream, metrics);
   let expectContinue: boolean;
   try {
     expectContinue = await verifyEmptyBody(ctx);
@@ -136,8 +110,14 @@ export async function forward(ctx: RequestContext, upstream: Upstream, metrics: 
       if (bodyStarted) return;
       bodyStarted = true;
       if (emptied) { up.end(); return; }
-      req.on('data', (c: Buffer) => { ctx.bytesIn += c.length; });
+      clientBody(ctx);
       if (ctx.operation === 'DeleteObjects') capture(body, (ctx.captured ??= {}).request = []);
+      // A TLS socket hands over its body one record (≤ 16 KiB) at a time, several per read: the
+      // upstream socket is corked for the rest of the tick, so they go up in one write, not one
+      // syscall each (registered before pipe()'s own listener, so it runs before the write).
+      let corked = false;
+      const uncork = () => { corked = false; up.uncork(); };
+      body.on('data', () => { if (!corked) { corked = true; up.cork(); process.nextTick(uncork); } });
       body.pipe(up);
     };
     // A decoder (aws-chunked) that finds a bad chunk signature or checksum: the upstream request is
@@ -170,42 +150,16 @@ export async function forward(ctx: RequestContext, upstream: Upstream, metrics: 
     up.once('response', (upRes) => {
       clearTimeout(timer);
       const status = upRes.statusCode ?? 502;
-      metrics.upstreamDuration.observe({ operation: ctx.operation, status_class: statusClass(status) }, Number(process.hrtime.bigint() - sentAt) / 1e9);
-      ctx.upstreamRequestId = typeof upRes.headers['x-amz-request-id'] === 'string' ? upRes.headers['x-amz-request-id'] : undefined;
-      ctx.upstreamResponseHeaders = upRes.headers;
       if (!up.writableFinished) {
         // answered before the request was complete: this upstream connection cannot be reused,
         // and nothing more goes up it
         body.unpipe(up);
         upRes.once('end', () => { released = true; up.destroy(); });
       }
-      if (CAPTURE_RESPONSE.has(ctx.operation) && status < 300) capture(upRes, (ctx.captured ??= {}).response = []);
       if (res.destroyed) { upRes.destroy(); return; }
-      upRes.once('close', () => {
-        if (!upRes.complete) {
-          ctx.failure ??= 'upstream_truncated';
-          metrics.upstreamErrors.inc({ kind: 'truncated' });
-          resetClient(ctx);
-        }
-      });
-      const out = responseHeaders(upRes);
-      // RGW 16 answers an UploadPartCopy into an SSE-C upload, and a form POST with a 200 or 204,
-      // without the SSE-C response headers that S3 sends and SDKs read (sse-c-reference.md §4).
-      // It refuses a part copy whose key is not the upload's, so a 2xx to a request with a valid
-      // triplet was done under that key.
-      if (ECHO_WHEN_MISSING.has(ctx.operation) && ctx.sseC && status >= 200 && status < 300 && out[SSEC.algorithm] === undefined) {
-        out[SSEC.algorithm] = 'AES256';
-        out[SSEC.keyMd5] = ctx.sseC.keyMd5;
-      }
-      const ctype = String(upRes.headers['content-type'] ?? '');
-      const length = Number(upRes.headers['content-length'] ?? NaN);
-      if (status >= 400 && ctx.method !== 'HEAD' && /xml/i.test(ctype) && !(length > MAX_ERROR_BODY)) {
-        relayNormalizedError(ctx, upRes, status, out, metrics);
-        return;
-      }
-      res.writeHead(status, out);
-      upRes.on('data', (c: Buffer) => { ctx.bytesOut += c.length; });
-      upRes.pipe(res);
+      const relay = new ResponseRelay(ctx, metrics, sentAt);
+      relay.head(status, upRes.headers);
+      relay.from(upRes);
     });
 
     up.once('error', (e) => {
@@ -225,36 +179,5 @@ export async function forward(ctx: RequestContext, upstream: Upstream, metrics: 
     } else {
       startBody();
     }
-  });
-}
-
-/** Reads a small upstream error body, fills an empty <Message/> (RGW) and sends it with a corrected length. */
-function relayNormalizedError(ctx: RequestContext, upRes: IncomingMessage, status: number, out: OutgoingHttpHeaders, metrics: Metrics): void {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let streaming = false;
-  upRes.on('data', (c: Buffer) => {
-    if (streaming) return;
-    chunks.push(c);
-    size += c.length;
-    if (size > MAX_ERROR_BODY) {
-      // larger than announced: relay as is
-      streaming = true;
-      ctx.res.writeHead(status, out);
-      for (const b of chunks) (ctx.res as NodeJS.WritableStream).write(b);
-      ctx.bytesOut += size;
-      upRes.on('data', (d: Buffer) => { ctx.bytesOut += d.length; });
-      upRes.pipe(ctx.res);
-    }
-  });
-  upRes.once('end', () => {
-    if (streaming) return;
-    const { body, filled } = normalizeErrorBody(Buffer.concat(chunks).toString('utf8'), ctx);
-    if (filled) metrics.upstreamMessagesFilled.inc({ code: filled });
-    const buf = Buffer.from(body, 'utf8');
-    out['content-length'] = buf.length;
-    ctx.bytesOut += buf.length;
-    ctx.res.writeHead(status, out);
-    ctx.res.end(buf);
   });
 }

@@ -153,6 +153,44 @@ t.test('client abort mid-upload aborts the upstream request (no complete body up
   t.ok(upstream.seen[0]!.body.length < 1000000);
 });
 
+t.test('client abort mid-download (HTTP/1.1 and HTTP/2) aborts the upstream response: its connection is closed, not left streaming', async (t) => {
+  for (const proto of ['h1', 'h2'] as const) {
+    let upstreamClosed = false;
+    let sent = 0;
+    behaviour = (_req, res) => {
+      // an endless body, written as fast as the gateway takes it
+      res.writeHead(200, { 'content-length': String(1 << 30) });
+      const block = Buffer.alloc(64 << 10, 3);
+      const pump = () => { while (!upstreamClosed && sent < 1 << 30 && res.write(block)) sent += block.length; };
+      res.on('drain', pump);
+      res.on('close', () => { upstreamClosed = true; });
+      pump();
+    };
+    if (proto === 'h1') {
+      await new Promise<void>((resolve) => {
+        const req = https.request({ host: '127.0.0.1', port: gwPort, path: '/bkt/big-download', ca, agent: false }, (res) => {
+          let n = 0;
+          res.on('data', (c: Buffer) => { n += c.length; if (n > 1 << 20) { req.destroy(); resolve(); } });
+        });
+        req.on('error', () => resolve());
+        req.end();
+      });
+    } else {
+      const session = http2.connect(gw.url, { ca });
+      const stream = session.request({ ':path': '/bkt/big-download-h2' });
+      await new Promise<void>((resolve) => {
+        let n = 0;
+        stream.on('data', (c: Buffer) => { n += c.length; if (n > 1 << 20) { stream.close(http2.constants.NGHTTP2_CANCEL); resolve(); } });
+        stream.on('error', () => resolve());
+      });
+      session.close();
+    }
+    await waitFor(() => upstreamClosed);
+    t.ok(upstreamClosed, `${proto}: the upstream response was aborted`);
+    t.ok(sent < 1 << 30, `${proto}: after ${sent} of ${1 << 30} bytes`);
+  }
+});
+
 t.test('truncated upstream body: HTTP/1.1 client sees an aborted response, not a short success', async (t) => {
   behaviour = (_req, res) => {
     res.writeHead(200, { 'content-length': '100000' });
