@@ -9,7 +9,8 @@
 #   scripts/debian-deps.sh print   [GROUP...]  the package names, on one line
 #
 # GROUP: rgw (Ceph RGW 16 and what scripts/rgw.sh uses: the demo), redis (scripts/redis.sh),
-# clients (the S3 clients the tests drive), all (default: everything, what `npm test` needs).
+# clients (the S3 clients the tests drive), all (default: everything, what `npm test` needs),
+# bench (nginx, wrk, h2load, curl: `npm run bench`; not part of all).
 # No daemon may start from a package's postinst (redis-server would take port 6379): a
 # policy-rc.d that refuses is in place while apt-get runs (env SSEC_POLICY_RC_D moves it, for tests).
 set -euo pipefail
@@ -17,13 +18,14 @@ set -euo pipefail
 RGW=(ceph-mon ceph-osd radosgw ceph-common openssl curl ca-certificates)  # scripts/rgw.sh: RGW 16, its TLS cert, its self-check
 REDIS=(redis-server)                                                     # scripts/redis.sh
 CLIENTS=(nghttp2-client s3cmd rclone awscli)                             # clients the tests run (awscli = aws-cli v2, /usr/bin/aws)
+BENCH=(nginx wrk nghttp2-client curl)                                    # npm run bench: the nginx baseline and the load generators (not in `all`)
 # the order .ci/run always installed them in
 ALL=(ceph-mon ceph-osd radosgw ceph-common redis-server openssl curl ca-certificates nghttp2-client s3cmd rclone awscli)
 
 POLICY_RC_D=${SSEC_POLICY_RC_D:-/usr/sbin/policy-rc.d}
 
 usage() {
-  echo "usage: debian-deps.sh check|install|print [rgw|redis|clients|all]..." >&2
+  echo "usage: debian-deps.sh check|install|print [rgw|redis|clients|bench|all]..." >&2
   exit 2
 }
 
@@ -38,9 +40,10 @@ packages() {
       redis) for p in "${REDIS[@]}"; do want[$p]=1; done ;;
       clients) for p in "${CLIENTS[@]}"; do want[$p]=1; done ;;
       all) for p in "${ALL[@]}"; do want[$p]=1; done ;;
+      bench) for p in "${BENCH[@]}"; do want[$p]=1; done ;;
     esac
   done
-  for p in "${ALL[@]}"; do [[ -n ${want[$p]:-} ]] && echo "$p"; done
+  for p in "${ALL[@]}" nginx wrk; do [[ -n ${want[$p]:-} ]] && echo "$p"; done
   return 0
 }
 
@@ -66,7 +69,7 @@ self() {
 verb=${1:-}
 (($#)) && shift
 case $verb in check|install|print) ;; *) usage ;; esac
-for g in "$@"; do case $g in rgw|redis|clients|all) ;; *) usage ;; esac; done
+for g in "$@"; do case $g in rgw|redis|clients|bench|all) ;; *) usage ;; esac; done
 mapfile -t PKGS < <(packages "$@")
 groups=${*:-all}
 
