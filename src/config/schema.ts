@@ -24,7 +24,7 @@ export const SETTINGS = [
   { path: 'upstream.region', type: 'string', default: 'us-east-1', flag: 'upstream-region', doc: 'Region of the upstream (used in SigV4 scopes when the gateway signs).' },
   { path: 'upstream.ca', type: 'file', flag: 'upstream-ca', doc: 'PEM file of CA certificates to trust for an https upstream (in addition to the system store).' },
   { path: 'upstream.timeoutMs', type: 'int', default: 120000, min: 1000, flag: 'upstream-timeout-ms', doc: 'Time to wait for the upstream response headers before answering 504.' },
-  { path: 'upstream.maxSockets', type: 'int', default: 256, min: 1, flag: 'upstream-max-sockets', doc: 'Keep-alive connections to the upstream, at most.' },
+  { path: 'upstream.maxSockets', type: 'int', default: 256, min: 1, flag: 'upstream-max-sockets', doc: 'Keep-alive connections to the upstream, at most, in each of its two pools (undici for bodyless requests, node:http for requests with a body).' },
   // listeners
   { path: 'listen.host', type: 'string', default: '127.0.0.1', flag: 'host', doc: 'Bind address of the data listeners (HTTPS and plaintext).' },
   { path: 'listen.httpsPort', type: 'int', default: 8443, min: 0, max: 65535, flag: 'https-port', doc: 'HTTPS listener (HTTP/2 and HTTP/1.1 over TLS). 0 picks a free port.' },
