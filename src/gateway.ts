@@ -7,7 +7,7 @@ import type { GatewayConfig } from './config/load.js';
 import { KeyEvents } from './events/key-events.js';
 import { fingerprintSecret } from './fingerprints/secret.js';
 import { KeyTracker, deletedObjects, isErrorBody, openFingerprintStore, parseUploadId, type RecordExtra } from './fingerprints/index.js';
-import type { RequestContext } from './pipeline/context.js';
+import type { RequestContext } from './request/context.js';
 import type { FingerprintStore } from './fingerprints/types.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { createMetrics, type Metrics } from './metrics/registry.js';

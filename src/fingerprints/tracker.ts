@@ -9,7 +9,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { GatewayError } from '../errors/gateway-error.js';
-import type { RequestContext, Stage } from '../pipeline/context.js';
+import type { RequestContext, Stage } from '../request/context.js';
 import { shortId } from '../sse-c/customer-key.js';
 import { normVersion } from './ids.js';
 import { parseCopySource as parseCopySourceHeader } from '../s3/copy-source.js';

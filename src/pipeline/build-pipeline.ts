@@ -25,7 +25,7 @@
  */
 import type { GatewayConfig } from '../config/load.js';
 import type { KeyEvents } from '../events/key-events.js';
-import type { Stage } from './context.js';
+import type { Stage } from '../request/context.js';
 import { authenticate, type AuthOptions } from './stages/authenticate.js';
 import { authorize } from './stages/authorize.js';
 import { checkBody } from './stages/check-body.js';

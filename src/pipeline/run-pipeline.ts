@@ -6,12 +6,8 @@ import type { Metrics } from '../metrics/registry.js';
 import { statusClass } from '../metrics/registry.js';
 import { forward } from '../upstream/forward.js';
 import type { Upstream } from '../upstream/upstream.js';
-import type { ClientRequest, ClientResponse, Headers, RequestContext, Stage } from './context.js';
-import { asGatewayError, respondError } from './respond-error.js';
-
-export interface Handler {
-  (req: ClientRequest, res: ClientResponse, expectContinue?: boolean): void;
-}
+import type { ClientRequest, Handler, Headers, RequestContext, Stage } from '../request/context.js';
+import { asGatewayError, respondError } from '../request/respond-error.js';
 
 function requestHeaders(req: ClientRequest, h2: boolean): Headers {
   if (!h2) return req.headers as Headers;

@@ -17,7 +17,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { GatewayError } from '../errors/gateway-error.js';
 import { SigV4Error } from '../sigv4/errors.js';
-import type { ClientRequest } from '../pipeline/context.js';
+import type { ClientRequest } from '../request/context.js';
 
 /** S3's bound on the form bytes before the file content. */
 export const MAX_PRE_DATA = 20 * 1024;

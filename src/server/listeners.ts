@@ -3,7 +3,7 @@ import http2 from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Metrics } from '../metrics/registry.js';
-import type { Handler } from '../pipeline/run-pipeline.js';
+import type { Handler } from '../request/context.js';
 
 /** HTTP/2 window: Node's default 64 KiB per stream caps an upload at 64 KiB per round trip (stack-notes.md). */
 const H2_STREAM_WINDOW = 8 << 20;

@@ -12,7 +12,7 @@ import { inScope, type InjectionRule } from '../auth/policy-file.js';
 import { COPY_SOURCE, SSE, SSE_KMS_KEY_ID } from '../s3/headers.js';
 import { parseCopySource } from '../s3/copy-source.js';
 import { sseCUse } from '../s3/operations.js';
-import type { RequestContext } from '../pipeline/context.js';
+import type { RequestContext } from '../request/context.js';
 import type { Keyring } from './keyring.js';
 import type { CustomerKey } from './customer-key.js';
 

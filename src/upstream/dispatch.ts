@@ -11,8 +11,8 @@ import type { Http2ServerRequest } from 'node:http2';
 import type { Dispatcher } from 'undici';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { Metrics } from '../metrics/registry.js';
-import type { RequestContext } from '../pipeline/context.js';
-import { respondError } from '../pipeline/respond-error.js';
+import type { RequestContext } from '../request/context.js';
+import { respondError } from '../request/respond-error.js';
 import { ResponseRelay } from './relay.js';
 import type { Upstream } from './upstream.js';
 

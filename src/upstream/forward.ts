@@ -12,8 +12,8 @@
 import { constants as h2c, type Http2ServerResponse } from 'node:http2';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { Metrics } from '../metrics/registry.js';
-import { clientBody, type RequestContext } from '../pipeline/context.js';
-import { respondError } from '../pipeline/respond-error.js';
+import { clientBody, type RequestContext } from '../request/context.js';
+import { respondError } from '../request/respond-error.js';
 import { dispatchBodyless, isBodyless } from './dispatch.js';
 import { CAPTURE_LIMIT, ResponseRelay, resetClient } from './relay.js';
 import type { Upstream } from './upstream.js';

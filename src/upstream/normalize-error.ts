@@ -1,6 +1,6 @@
 import { ERRORS, SSEC_PREFIX, UPSTREAM_MESSAGES, type ErrorName } from '../errors/table.js';
 import { fillMessage, readErrorXml, replaceCodeAndMessage } from '../s3/error-xml.js';
-import type { RequestContext } from '../pipeline/context.js';
+import type { RequestContext } from '../request/context.js';
 
 /** Upstream error bodies at most this large are read and normalised; larger ones stream through. */
 export const MAX_ERROR_BODY = 64 * 1024;

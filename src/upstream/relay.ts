@@ -7,7 +7,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { constants as h2c, type Http2ServerResponse } from 'node:http2';
 import type { Metrics } from '../metrics/registry.js';
 import { statusClass } from '../metrics/registry.js';
-import type { RequestContext } from '../pipeline/context.js';
+import type { RequestContext } from '../request/context.js';
 import { HOP_BY_HOP, SSEC } from '../s3/headers.js';
 import { MAX_ERROR_BODY, normalizeErrorBody } from './normalize-error.js';
 

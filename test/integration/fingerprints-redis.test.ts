@@ -22,7 +22,7 @@ import { deletedObjects } from '../../src/fingerprints/s3-xml.js';
 import type { FingerprintStore } from '../../src/fingerprints/types.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { createMetrics, type Metrics } from '../../src/metrics/registry.js';
-import type { ClientResponse, RequestContext } from '../../src/pipeline/context.js';
+import type { ClientResponse, RequestContext } from '../../src/request/context.js';
 import { CustomerKey } from '../../src/sse-c/customer-key.js';
 import { assertNoKeyMaterial } from '../helpers/keys.js';
 import { repoRoot, runScript, sharedRedis, stateRoot } from '../helpers/rgw.js';

@@ -11,7 +11,7 @@ import { KeyTracker, parseCopySource, rangeLength } from '../../src/fingerprints
 import type { FingerprintStore, ObjectEntry } from '../../src/fingerprints/types.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { createMetrics } from '../../src/metrics/registry.js';
-import type { ClientResponse, RequestContext } from '../../src/pipeline/context.js';
+import type { ClientResponse, RequestContext } from '../../src/request/context.js';
 import { CustomerKey } from '../../src/sse-c/customer-key.js';
 import { assertNoKeyMaterial } from '../helpers/keys.js';
 import { KEY_A, KEY_B, KEY_GUIDE } from './fixtures.js';

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type { Test } from 'tap';
 import { GatewayError } from '../../src/errors/gateway-error.js';
 import type { ErrorName } from '../../src/errors/table.js';
-import type { ClientRequest, ClientResponse, Headers, RequestContext } from '../../src/pipeline/context.js';
+import type { ClientRequest, ClientResponse, Headers, RequestContext } from '../../src/request/context.js';
 
 export interface KeyVector { name: string; b64: string; md5: string; raw: Buffer }
 

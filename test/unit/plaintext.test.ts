@@ -5,7 +5,7 @@ import t, { type Test } from 'tap';
 import { createHmac } from 'node:crypto';
 import { inspect } from 'node:util';
 import { KeyEvents, type KeyExposure } from '../../src/events/key-events.js';
-import type { Headers } from '../../src/pipeline/context.js';
+import type { Headers } from '../../src/request/context.js';
 import { refusePlaintext } from '../../src/pipeline/stages/refuse-plaintext.js';
 import { CustomerKey, parseTriplet } from '../../src/sse-c/customer-key.js';
 import { SSEC } from '../../src/s3/headers.js';

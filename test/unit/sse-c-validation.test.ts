@@ -6,7 +6,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { format, inspect } from 'node:util';
 import { GatewayError } from '../../src/errors/gateway-error.js';
 import type { ErrorName } from '../../src/errors/table.js';
-import type { Headers } from '../../src/pipeline/context.js';
+import type { Headers } from '../../src/request/context.js';
 import { validateSseC } from '../../src/pipeline/stages/validate-sse-c.js';
 import { CustomerKey, parseTriplet } from '../../src/sse-c/customer-key.js';
 import {

@@ -3,7 +3,7 @@ import { GatewayError } from '../../errors/gateway-error.js';
 import type { Metrics } from '../../metrics/registry.js';
 import type { PolicyFile } from '../../auth/policy-file.js';
 import { AwsChunkedDecoder, isStreaming, parse, verify } from '../../sigv4/index.js';
-import { clientBody, type ClientRequest, type RequestContext, type Stage } from '../context.js';
+import { clientBody, type ClientRequest, type RequestContext, type Stage } from '../../request/context.js';
 
 export interface AuthOptions {
   mode: 'passthrough' | 'sigv4' | 'none';

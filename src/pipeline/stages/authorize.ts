@@ -2,7 +2,7 @@ import { GatewayError } from '../../errors/gateway-error.js';
 import { inScope } from '../../auth/policy-file.js';
 import { COPY_SOURCE } from '../../s3/headers.js';
 import { parseCopySource } from '../../s3/copy-source.js';
-import type { Stage } from '../context.js';
+import type { Stage } from '../../request/context.js';
 
 /**
  * A client of the clients file may be limited to buckets/prefixes (`allow`). Bucket-level

@@ -1,6 +1,6 @@
 import { CHECKSUM_HEADERS, PlainBodyVerifier, isChecksumHeader, isChecksumValue, type ChecksumHeader } from '../../sigv4/index.js';
 import { checksumValueInvalid } from '../../sigv4/errors.js';
-import { clientBody, type Stage } from '../context.js';
+import { clientBody, type Stage } from '../../request/context.js';
 
 /**
  * A plain body that states an `x-amz-checksum-*` header (the JS SDK does for Buffer bodies) is

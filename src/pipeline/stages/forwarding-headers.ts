@@ -1,5 +1,5 @@
 import { FORWARDING_HEADERS, HOP_BY_HOP } from '../../s3/headers.js';
-import type { Stage } from '../context.js';
+import type { Stage } from '../../request/context.js';
 
 /**
  * Headers for the upstream: the client's headers minus hop-by-hop ones and any forwarding claims

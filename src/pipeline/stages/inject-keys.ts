@@ -1,7 +1,7 @@
 import type { PolicyFile } from '../../auth/policy-file.js';
 import { injectKeys } from '../../sse-c/injection.js';
 import type { Keyring } from '../../sse-c/keyring.js';
-import type { Stage } from '../context.js';
+import type { Stage } from '../../request/context.js';
 
 /** Key injection by policy (sigv4 and none modes): the client's rules first, then the file-wide ones. */
 export function injectKeysStage(policy: () => PolicyFile, keyring: () => Keyring): Stage {

@@ -19,7 +19,7 @@ import type { CredentialSource } from '../../upstream/credentials.js';
 import { MAX_ERROR_BODY, normalizeErrorBody } from '../../upstream/normalize-error.js';
 import { encodeKey, readBody, UpstreamS3, type S3Call } from '../../upstream/s3-client.js';
 import type { Upstream } from '../../upstream/upstream.js';
-import type { RequestContext, Stage } from '../context.js';
+import type { RequestContext, Stage } from '../../request/context.js';
 
 export interface AttributesOptions {
   /** the upstream's profile now (auto: as detected; RGW 16 until known) */

@@ -1,6 +1,6 @@
 import { parseTarget } from '../../s3/target.js';
 import { operationOf } from '../../s3/operations.js';
-import type { Stage } from '../context.js';
+import type { Stage } from '../../request/context.js';
 
 /** S3 request parsing: bucket and key (path- or virtual-hosted-style) and the operation name. */
 export function parseRequest(baseDomains: readonly string[]): Stage {

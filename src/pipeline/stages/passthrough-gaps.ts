@@ -26,7 +26,7 @@ import type { Metrics } from '../../metrics/registry.js';
 import { MAX_SKEW_MS, parse, SigV4Error, type SigV4Request } from '../../sigv4/index.js';
 import { parseAmzDate, parseHttpDate } from '../../sigv4/encoding.js';
 import { isoSeconds } from '../../sigv4/errors.js';
-import type { ClientRequest, RequestContext, Stage } from '../context.js';
+import type { ClientRequest, RequestContext, Stage } from '../../request/context.js';
 
 const EXPIRES_PREFIX = 'X-Amz-Expires must be less than a week';
 

@@ -26,7 +26,7 @@ import { COPY_SSEC, SSEC } from '../../s3/headers.js';
 import { FilePartMeter, expandFilename, formBoundary, isFormPost, readFormPrefix, serializeFields, type FormField } from '../../s3/post-form.js';
 import { POST_AUTH_FIELDS, fieldMap, isAnonymousForm, signPostPolicy, verifyPostPolicy, type UpstreamCondition } from '../../sigv4/post-policy.js';
 import type { CredentialSource } from '../../upstream/credentials.js';
-import { clientBody, type ClientRequest, type RequestContext, type Stage } from '../context.js';
+import { clientBody, type ClientRequest, type RequestContext, type Stage } from '../../request/context.js';
 
 const SSEC_FIELD = /^x-amz-(?:copy-source-)?server-side-encryption-customer-/;
 

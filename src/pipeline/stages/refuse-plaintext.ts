@@ -1,7 +1,7 @@
 import { GatewayError } from '../../errors/gateway-error.js';
 import { COPY_SSEC, SSEC, hasSseCHeader, hasSseCQuery } from '../../s3/headers.js';
 import type { KeyEvents } from '../../events/key-events.js';
-import type { Stage } from '../context.js';
+import type { Stage } from '../../request/context.js';
 
 /**
  * Plaintext listener only, and first: decided on header presence before anything is parsed or

@@ -5,7 +5,7 @@ import { COPY_SSEC, SSEC } from '../../s3/headers.js';
 import { AwsChunkedDecoder, decodedBodyHeaders, signUpstream, stripAuthQuery, STREAMING_UNSIGNED_TRAILER, type HeaderInput } from '../../sigv4/index.js';
 import type { CredentialSource } from '../../upstream/credentials.js';
 import type { Upstream } from '../../upstream/upstream.js';
-import { clientBody, type RequestContext, type Stage } from '../context.js';
+import { clientBody, type RequestContext, type Stage } from '../../request/context.js';
 
 export interface SignOptions {
   upstream: Upstream;

@@ -8,8 +8,8 @@ import { messageFor, normalizeErrorBody } from '../../upstream/normalize-error.j
 import { ERRORS } from '../../errors/table.js';
 import { UpstreamAnswer, UpstreamS3 } from '../../upstream/s3-client.js';
 import type { Upstream } from '../../upstream/upstream.js';
-import type { RequestContext, Stage } from '../context.js';
-import { respondError } from '../respond-error.js';
+import type { RequestContext, Stage } from '../../request/context.js';
+import { respondError } from '../../request/respond-error.js';
 
 export interface GapOptions {
   /** the upstream's profile now (auto: as detected; RGW 16 until known) */

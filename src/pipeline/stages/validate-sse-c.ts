@@ -4,7 +4,7 @@ import { sseCUse } from '../../s3/operations.js';
 import { parseTriplet } from '../../sse-c/customer-key.js';
 import { fieldMap } from '../../sigv4/post-policy.js';
 import type { ErrorName } from '../../errors/table.js';
-import type { Stage } from '../context.js';
+import type { Stage } from '../../request/context.js';
 
 /** `ssec_gateway_sse_c_requests_total{outcome}` label for each validation failure (a closed set). */
 const OUTCOME: Partial<Record<ErrorName, string>> = {

@@ -81,6 +81,11 @@ export interface PostObjectState {
   contentLengthRange?: { min: number; max: number };
 }
 
+/** What a listener calls for each request (the request path: pipeline/run-pipeline.ts). */
+export interface Handler {
+  (req: ClientRequest, res: ClientResponse, expectContinue?: boolean): void;
+}
+
 /** A named step of the request path. It stops the request by throwing a GatewayError. */
 export interface Stage {
   readonly name: string;
