@@ -145,7 +145,15 @@ export async function forward(ctx: RequestContext, upstream: Upstream, metrics: 
     answered.once('finish', () => { if (!(body.readableEnded && req.readableEnded)) discardRest(ctx); });
 
     up.once('finish', armTimeout);
-    up.on('continue', () => { if (!res.headersSent) res.writeContinue(); startBody(); });
+    // upstream.timeoutMs is the wait for an answer, not for the upload: once the upstream says
+    // 100 Continue the timer stops, and 'finish' arms it again when the body has gone up
+    // (a 5 GiB part over a slow link took longer than 120 s and got a 504 mid-upload)
+    up.on('continue', () => {
+      clearTimeout(timer);
+      timer = undefined;
+      if (!res.headersSent) res.writeContinue();
+      startBody();
+    });
 
     up.once('response', (upRes) => {
       clearTimeout(timer);

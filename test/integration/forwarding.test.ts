@@ -137,6 +137,29 @@ t.test('Expect: 100-continue accepted upstream → body flows', async (t) => {
   t.equal(upstream.seen[0]!.headers.expect, '100-continue', 'the upstream was asked too');
 });
 
+t.test('Expect: 100-continue upload slower than upstream.timeoutMs: the timeout waits for the body to end (was a 504 mid-upload)', async (t) => {
+  // the gateway under test has --upstream-timeout-ms 1500; this body takes ~3 s to send
+  const pieces = 10;
+  const result = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = https.request({ host: '127.0.0.1', port: gwPort, method: 'PUT', path: '/bkt/slow-upload', ca, agent: false, headers: { expect: '100-continue', 'content-length': String(pieces * 1000) } }, (res) => {
+      let body = '';
+      res.on('data', (c) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode!, body }));
+    });
+    req.on('continue', () => {
+      let sent = 0;
+      const tick = setInterval(() => {
+        req.write(Buffer.alloc(1000, 5));
+        if (++sent === pieces) { clearInterval(tick); req.end(); }
+      }, 300);
+    });
+    req.on('error', reject);
+    req.flushHeaders();
+  });
+  t.equal(result.status, 200, `the upload completed (${result.body.slice(0, 120)})`);
+  t.equal(upstream.seen[0]!.body.length, pieces * 1000, 'the upstream got the whole body');
+});
+
 t.test('client abort mid-upload aborts the upstream request (no complete body upstream)', async (t) => {
   behaviour = () => { /* never answer */ };
   const sock = net.connect(gwPort, '127.0.0.1');
