@@ -31,6 +31,23 @@ export function respondError(ctx: RequestContext, err: GatewayError): void {
   }
 }
 
+/**
+ * An XML answer the gateway makes itself (a copy's result, GetObjectAttributes), with the request id.
+ * A copy that outlived KEEPALIVE_AFTER_MS has already sent its 200 and whitespace (upstream-gaps.ts).
+ */
+export function sendXml(ctx: RequestContext, status: number, body: string, headers: Record<string, string | undefined>): void {
+  ctx.bytesOut += Buffer.byteLength(body);
+  if (ctx.res.headersSent) {
+    // S3's form for a long copy: a 200 whose body is the result or an <Error>
+    ctx.res.end(body.replace(/^<\?xml[^>]*>\n?/, ''));
+    return;
+  }
+  const out: Record<string, string | number> = { 'content-type': 'application/xml', 'x-amz-request-id': ctx.id, 'content-length': Buffer.byteLength(body) };
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = v;
+  ctx.res.writeHead(status, out);
+  ctx.res.end(body);
+}
+
 export function asGatewayError(e: unknown): GatewayError {
   return e instanceof GatewayError ? e : new GatewayError('Internal', { cause: e });
 }

@@ -12,6 +12,7 @@ export { parse, headerValues, parseCredential, type SigV4Input, type SigV4Reques
 export {
   verify,
   canonicalRequest,
+  checkClock,
   stringToSign,
   isStreaming,
   type VerifiedRequest,

@@ -141,6 +141,32 @@ function one(req: SigV4Request, name: string): string | undefined {
 }
 
 /**
+ * Step 7, the clock, which needs no secret (auth mode passthrough checks it too): a header-signed
+ * request within ±maxSkew of now; a presigned URL from X-Amz-Date to X-Amz-Date + X-Amz-Expires,
+ * whose end it returns.
+ */
+export function checkClock(req: SigV4Request, requestTime: Date, now: Date, maxSkew = MAX_SKEW_MS): Date | undefined {
+  if (req.kind === 'presigned') {
+    const expires = req.expires!;
+    const expiresAt = new Date(requestTime.getTime() + expires * 1000);
+    // valid from X-Amz-Date to the end of its last second; X-Amz-Expires=0 is never valid
+    if (expires === 0 || now.getTime() > expiresAt.getTime()) {
+      throw new SigV4Error('PresignExpired', { details: { 'X-Amz-Expires': String(expires), Expires: isoSeconds(expiresAt), ServerTime: isoSeconds(now) } });
+    }
+    if (requestTime.getTime() - now.getTime() > maxSkew) {
+      throw new SigV4Error('PresignNotYetValid', { details: { 'X-Amz-Date': req.rawDate!, ServerTime: isoSeconds(now) } });
+    }
+    return expiresAt;
+  }
+  if (Math.abs(now.getTime() - requestTime.getTime()) > maxSkew) {
+    throw new SigV4Error('RequestTimeTooSkewed', {
+      details: { RequestTime: req.rawDate!, ServerTime: isoSeconds(now), MaxAllowedSkewMilliseconds: String(maxSkew) },
+    });
+  }
+  return undefined;
+}
+
+/**
  * Verifies `req` (from parse()) with the secret `lookup` returns for its access key, at time `now`.
  * Returns what later stages need; throws a SigV4Error (a GatewayError) with S3's code, message and details.
  */
@@ -213,23 +239,7 @@ export function verify(req: SigV4Request, lookup: CredentialLookup, now: Date, o
   }
 
   // 7. clock
-  const maxSkew = opts.maxSkewMs ?? MAX_SKEW_MS;
-  let expiresAt: Date | undefined;
-  if (presigned) {
-    const expires = req.expires!;
-    expiresAt = new Date(requestTime.getTime() + expires * 1000);
-    // valid from X-Amz-Date to the end of its last second; X-Amz-Expires=0 is never valid
-    if (expires === 0 || now.getTime() > expiresAt.getTime()) {
-      throw new SigV4Error('PresignExpired', { details: { 'X-Amz-Expires': String(expires), Expires: isoSeconds(expiresAt), ServerTime: isoSeconds(now) } });
-    }
-    if (requestTime.getTime() - now.getTime() > maxSkew) {
-      throw new SigV4Error('PresignNotYetValid', { details: { 'X-Amz-Date': amzDate, ServerTime: isoSeconds(now) } });
-    }
-  } else if (Math.abs(now.getTime() - requestTime.getTime()) > maxSkew) {
-    throw new SigV4Error('RequestTimeTooSkewed', {
-      details: { RequestTime: req.rawDate!, ServerTime: isoSeconds(now), MaxAllowedSkewMilliseconds: String(maxSkew) },
-    });
-  }
+  const expiresAt = checkClock(req, requestTime, now, opts.maxSkewMs ?? MAX_SKEW_MS);
 
   // 8. aws-chunked prerequisites
   let decodedContentLength: number | undefined;

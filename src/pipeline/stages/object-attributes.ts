@@ -20,6 +20,7 @@ import { MAX_ERROR_BODY, normalizeErrorBody } from '../../upstream/normalize-err
 import { encodeKey, readBody, UpstreamS3, type S3Call } from '../../upstream/s3-client.js';
 import type { Upstream } from '../../upstream/upstream.js';
 import type { RequestContext, Stage } from '../../request/context.js';
+import { sendXml } from '../../request/respond-error.js';
 
 export interface AttributesOptions {
   /** the upstream's profile now (auto: as detected; RGW 16 until known) */
@@ -41,16 +42,10 @@ function passOn(h: IncomingHttpHeaders): Record<string, string> {
   return out;
 }
 
-function send(ctx: RequestContext, status: number, body: string, headers: Record<string, string>): void {
-  ctx.bytesOut += Buffer.byteLength(body);
-  ctx.res.writeHead(status, { ...headers, 'content-type': 'application/xml', 'x-amz-request-id': ctx.id, 'content-length': Buffer.byteLength(body) });
-  ctx.res.end(body);
-}
-
 function sendError(ctx: RequestContext, name: ErrorName, headers: Record<string, string> = {}, extra: { argumentName?: string; details?: Record<string, string> } = {}): void {
   const e = ERRORS[name];
   ctx.failure ??= name;
-  send(ctx, e.status, errorXml({ code: e.code, message: e.message, requestId: ctx.id, resource: ctx.target?.rawPath, ...extra }), headers);
+  sendXml(ctx, e.status, errorXml({ code: e.code, message: e.message, requestId: ctx.id, resource: ctx.target?.rawPath, ...extra }), headers);
 }
 
 /**
@@ -66,7 +61,7 @@ async function answerError(ctx: RequestContext, s3: UpstreamS3, call: S3Call, he
     const body = await readBody(get, MAX_ERROR_BODY).catch(() => '');
     if (body.includes('<Code>')) {
       ctx.failure ??= `upstream ${status}`;
-      send(ctx, status, normalizeErrorBody(body, ctx).body, { ...headers, ...passOn(get.headers) });
+      sendXml(ctx, status, normalizeErrorBody(body, ctx).body, { ...headers, ...passOn(get.headers) });
       return;
     }
   } else {
@@ -77,7 +72,7 @@ async function answerError(ctx: RequestContext, s3: UpstreamS3, call: S3Call, he
   if (hs === 400) return sendError(ctx, ctx.sseC ? 'SseCKeyMismatch' : 'ObjectEncryptedNoKey', headers);
   const code = hs === 404 ? 'NoSuchKey' : hs === 403 ? 'AccessDenied' : hs === 405 ? 'MethodNotAllowed' : 'InternalError';
   ctx.failure ??= `upstream ${hs}`;
-  send(ctx, hs, errorXml({ code, message: UPSTREAM_MESSAGES[code]!, requestId: ctx.id, resource: ctx.target?.rawPath }), headers);
+  sendXml(ctx, hs, errorXml({ code, message: UPSTREAM_MESSAGES[code]!, requestId: ctx.id, resource: ctx.target?.rawPath }), headers);
 }
 
 export function objectAttributes(o: AttributesOptions): Stage {
@@ -111,7 +106,7 @@ export function objectAttributes(o: AttributesOptions): Stage {
         c.upstreamRequestId = typeof head.headers['x-amz-request-id'] === 'string' ? head.headers['x-amz-request-id'] : undefined;
         const status = head.statusCode ?? 502;
         if (status < 200 || status >= 300) return answerError(c, s3, call, head);
-        send(c, 200, attributesXml(head.headers, list.want, paging), passOn(head.headers));
+        sendXml(c, 200, attributesXml(head.headers, list.want, paging), passOn(head.headers));
       };
     },
   };

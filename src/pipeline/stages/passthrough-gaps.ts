@@ -23,9 +23,8 @@
  */
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { Metrics } from '../../metrics/registry.js';
-import { MAX_SKEW_MS, parse, SigV4Error, type SigV4Request } from '../../sigv4/index.js';
+import { checkClock, parse, SigV4Error, type SigV4Request } from '../../sigv4/index.js';
 import { parseAmzDate, parseHttpDate } from '../../sigv4/encoding.js';
-import { isoSeconds } from '../../sigv4/errors.js';
 import type { ClientRequest, RequestContext, Stage } from '../../request/context.js';
 
 const EXPIRES_PREFIX = 'X-Amz-Expires must be less than a week';
@@ -48,33 +47,15 @@ function sigv4Of(ctx: RequestContext): SigV4Request | undefined {
   }
 }
 
-/** The clock checks of sigv4/verify.ts step 7, with the same errors and details: ±15 min, X-Amz-Date + X-Amz-Expires. */
-export function checkClock(req: SigV4Request, now: Date): void {
-  const requestTime = req.rawDate === undefined ? undefined : req.dateSource === 'date' ? parseHttpDate(req.rawDate) : parseAmzDate(req.rawDate);
-  if (!requestTime) return; // missing or malformed date: the upstream answers it
-  if (req.kind === 'presigned') {
-    const expires = req.expires!;
-    const expiresAt = new Date(requestTime.getTime() + expires * 1000);
-    if (expires === 0 || now.getTime() > expiresAt.getTime()) {
-      throw new SigV4Error('PresignExpired', { details: { 'X-Amz-Expires': String(expires), Expires: isoSeconds(expiresAt), ServerTime: isoSeconds(now) } });
-    }
-    if (requestTime.getTime() - now.getTime() > MAX_SKEW_MS) {
-      throw new SigV4Error('PresignNotYetValid', { details: { 'X-Amz-Date': req.rawDate!, ServerTime: isoSeconds(now) } });
-    }
-  } else if (Math.abs(now.getTime() - requestTime.getTime()) > MAX_SKEW_MS) {
-    throw new SigV4Error('RequestTimeTooSkewed', {
-      details: { RequestTime: req.rawDate!, ServerTime: isoSeconds(now), MaxAllowedSkewMilliseconds: String(MAX_SKEW_MS) },
-    });
-  }
-}
-
 export function passthroughClock(o: { metrics?: Metrics } = {}): Stage {
   return {
     name: 'passthrough_clock',
     run(ctx) {
       try {
         const req = sigv4Of(ctx);
-        if (req) checkClock(req, new Date());
+        const requestTime = req?.rawDate === undefined ? undefined : req.dateSource === 'date' ? parseHttpDate(req.rawDate) : parseAmzDate(req.rawDate);
+        // a missing or malformed date: the upstream answers it
+        if (req && requestTime) checkClock(req, requestTime, new Date());
       } catch (e) {
         o.metrics?.authFailures.inc({ reason: e instanceof GatewayError ? e.code : 'InternalError' });
         throw e;

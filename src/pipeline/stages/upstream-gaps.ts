@@ -9,7 +9,7 @@ import { ERRORS } from '../../errors/table.js';
 import { UpstreamAnswer, UpstreamS3 } from '../../upstream/s3-client.js';
 import type { Upstream } from '../../upstream/upstream.js';
 import type { RequestContext, Stage } from '../../request/context.js';
-import { respondError } from '../../request/respond-error.js';
+import { respondError, sendXml } from '../../request/respond-error.js';
 
 export interface GapOptions {
   /** the upstream's profile now (auto: as detected; RGW 16 until known) */
@@ -22,19 +22,6 @@ export interface GapOptions {
 }
 
 const NS = 'http://s3.amazonaws.com/doc/2006-03-01/';
-
-function sendXml(ctx: RequestContext, status: number, body: string, headers: Record<string, string | undefined>): void {
-  ctx.bytesOut += Buffer.byteLength(body);
-  if (ctx.res.headersSent) {
-    // the copy outlived KEEPALIVE_AFTER_MS: S3's form is a 200 whose body is the result or an <Error>
-    ctx.res.end(body.replace(/^<\?xml[^>]*>\n?/, ''));
-    return;
-  }
-  const out: Record<string, string | number> = { 'content-type': 'application/xml', 'x-amz-request-id': ctx.id, 'content-length': Buffer.byteLength(body) };
-  for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = v;
-  ctx.res.writeHead(status, out);
-  ctx.res.end(body);
-}
 
 const KEEPALIVE_AFTER_MS = 3000;
 const KEEPALIVE_EVERY_MS = 5000;
