@@ -31,7 +31,7 @@ const dir = mkdtempSync(join(tmpdir(), 'ssec-bench-'));
 
 execFileSync('bash', [join(repo, 'scripts/rgw.sh'), 'start', join(dir, 'rgw')], { stdio: ['ignore', 'ignore', 'inherit'] });
 const rgw = JSON.parse(readFileSync(join(dir, 'rgw', 'rgw.json'), 'utf8'));
-const gwProc = spawn(process.execPath, [join(repo, 'bin/ssec-gateway.js'), 'serve', '--upstream', rgw.http, '--https-port', '0', '--admin-port', '0', '--state-dir', join(dir, 'gw'), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+const gwProc = spawn(process.execPath, [join(repo, 'bin/ssec-gateway.js'), 'serve', '--upstream', rgw.http, '--https-port', '0', '--admin-port', '0', '--state-dir', join(dir, 'gw'), '--log-level', 'warn', '--workers', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
 let gwOut = '';
 gwProc.stdout.on('data', (c) => { gwOut += c; });
 gwProc.stderr.on('data', (c) => { gwOut += c; });

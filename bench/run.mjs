@@ -117,7 +117,7 @@ http { access_log off; server_tokens off; tcp_nodelay on; keepalive_requests 100
 
 async function startGateway(name, upstream, extra = [], env = {}) {
   const port = await freePort();
-  const p = spawn(process.execPath, [join(repo, 'bin/ssec-gateway.js'), 'serve', '--upstream', upstream, '--https-port', String(port), '--admin-port', '0',
+  const p = spawn(process.execPath, [join(repo, 'bin/ssec-gateway.js'), 'serve', '--upstream', upstream, '--https-port', String(port), '--admin-port', '0', '--workers', '1',
     '--state-dir', join(dir, 'gw-state'), '--log-level', 'warn', ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   children.push(p);
   let out = '';
@@ -133,7 +133,7 @@ async function startGateway(name, upstream, extra = [], env = {}) {
   return { name, url: `https://127.0.0.1:${port}`, pid: p.pid, kind: 'gateway' };
 }
 
-const nginxProxyConf = (d, port, upstreamPort) => `worker_processes 1; events { worker_connections 4096; }
+const nginxProxyConf = (d, port, upstreamPort, workers = 1) => `worker_processes ${workers}; events { worker_connections 4096; }
 http { access_log off; server_tokens off; tcp_nodelay on; keepalive_requests 1000000; keepalive_timeout 75s; ${tempPaths(d)}
   ssl_certificate ${tlsDir}/cert.pem; ssl_certificate_key ${tlsDir}/key.pem;
   ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache shared:SSL:10m;
@@ -146,9 +146,9 @@ http { access_log off; server_tokens off; tcp_nodelay on; keepalive_requests 100
   proxy_read_timeout 300s; proxy_send_timeout 300s;
   server { listen 127.0.0.1:${port} ssl http2; location / { proxy_pass http://up; } } }`;
 
-async function startNginxProxy(name, upstreamPort) {
+async function startNginxProxy(name, upstreamPort, workers = 1) {
   const port = await freePort();
-  const pid = startNginx(name, nginxProxyConf(join(dir, name), port, upstreamPort));
+  const pid = startNginx(name, nginxProxyConf(join(dir, name), port, upstreamPort, workers));
   return { name, url: `https://127.0.0.1:${port}`, pid, kind: 'nginx' };
 }
 
@@ -174,6 +174,13 @@ const nullTargets = [
   await startGateway('gateway (passthrough) → null', `http://127.0.0.1:${nullPort}`, ['--auth-mode', 'passthrough', '--upstream-profile', 'aws']),
 ];
 nullTargets[0].name = 'nginx → null';
+// every core: nginx with a worker per CPU against the gateway with one process and with `workers` = CPUs
+const coreTargets = ONLY === 'big' ? [] : [
+  await startNginxProxy('nginx-allcores', nullPort, cpus().length),
+  nullTargets[1],
+  await startGateway(`gateway (passthrough, ${cpus().length} workers) → null`, `http://127.0.0.1:${nullPort}`, ['--auth-mode', 'passthrough', '--upstream-profile', 'aws', '--workers', String(cpus().length)]),
+];
+if (coreTargets.length) coreTargets[0].name = `nginx (${cpus().length} workers) → null`;
 
 // ---- requests ---------------------------------------------------------------------------------
 
@@ -224,8 +231,8 @@ const measure = (t, fn) => {
 };
 const ms = (s) => { const m = /([\d.]+)(us|ms|s)\b/.exec(s); if (!m) return NaN; return Number(m[1]) * (m[2] === 'us' ? 1e-3 : m[2] === 's' ? 1e3 : 1); };
 
-function wrk(url, conns) {
-  const out = execFileSync('wrk', ['-t1', `-c${conns}`, `-d${SECONDS}s`, '--latency', url], { encoding: 'utf8' });
+function wrk(url, conns, threads = 1) {
+  const out = execFileSync('wrk', [`-t${threads}`, `-c${conns}`, `-d${SECONDS}s`, '--latency', url], { encoding: 'utf8' });
   const n = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
   const errors = /Socket errors: (.*)/.exec(out)?.[1];
@@ -243,12 +250,12 @@ const results = []; // { workload, target, round, ... }
 const WORKLOADS = [];
 const smallUrl = new Map();
 const bigUrls = new Map();
-for (const t of [...rgwTargets, ...nullTargets]) {
+for (const t of [...rgwTargets, ...nullTargets, ...coreTargets.filter((c) => !nullTargets.includes(c))]) {
   smallUrl.set(t, await presign(t, 'GET', '/bench/small'));
   bigUrls.set(t, { get: await presign(t, 'GET', '/bench/big'), put: await presign(t, 'PUT', '/bench/big-put') });
 }
 // every target must answer the small GET before anything is measured
-for (const t of [...rgwTargets, ...nullTargets]) {
+for (const t of [...rgwTargets, ...nullTargets, ...coreTargets]) {
   const out = curl(['-w', '\n%{http_code}', smallUrl.get(t)]);
   if (!out.endsWith('\n200')) { console.error(`bench: ${t.name} answers the small GET with:\n${out}`); process.exit(1); }
 }
@@ -258,6 +265,7 @@ if (ONLY !== 'big') {
     WORKLOADS.push({ name: `small GET h2 8×8 (${group})`, targets, run: (t) => measure(t, () => h2load(smallUrl.get(t))), per: 'req' });
     WORKLOADS.push({ name: `small GET h1 1 conn (${group})`, targets, run: (t) => measure(t, () => wrk(smallUrl.get(t), 1)), per: 'lat' });
   }
+  WORKLOADS.push({ name: 'small GET h1 64 conns (null, all cores)', targets: coreTargets, run: (t) => measure(t, () => wrk(smallUrl.get(t), 64, 2)), per: 'req' });
 }
 if (ONLY !== 'small') {
   for (const h of ['--http1.1', '--http2']) {

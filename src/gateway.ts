@@ -2,7 +2,7 @@
  * Composition root: builds every part from the frozen config and returns { listen, close }.
  */
 import type { AddressInfo } from 'node:net';
-import { createAdminServer } from './admin/admin-server.js';
+import { createAdminServer, registryScrape } from './admin/admin-server.js';
 import type { GatewayConfig } from './config/load.js';
 import { KeyEvents } from './events/key-events.js';
 import { fingerprintSecret } from './fingerprints/secret.js';
@@ -59,7 +59,8 @@ function bookkeeping(ctx: RequestContext, keyFingerprint?: (ctx: RequestContext)
   return extra;
 }
 
-export interface Addresses { https: AddressInfo; http?: AddressInfo; admin: AddressInfo }
+/** `admin` is absent in a worker process: the primary holds the admin listener (src/server/workers.ts). */
+export interface Addresses { https: AddressInfo; http?: AddressInfo; admin?: AddressInfo }
 
 export interface Gateway {
   listen(): Promise<Addresses>;
@@ -70,15 +71,25 @@ export interface Gateway {
   readonly store: FingerprintStore;
   /** the certificate file clients should trust, when the gateway made its own */
   readonly selfSignedCert?: string;
+  /** why this process cannot serve correctly yet (the exposed keys are not loaded), if so */
+  storeProblem(): string | undefined;
 }
 
-export function createGateway(config: GatewayConfig, opts: { logDestination?: NodeJS.WritableStream } = {}): Gateway {
-  const log = createLogger(config.log.level, opts.logDestination);
+export interface GatewayOptions {
+  logDestination?: NodeJS.WritableStream;
+  /** A worker of several (`workers` > 1): its number in the logs, no admin listener, and the primary's store when there is no Redis. */
+  worker?: { id: number; store?: (metrics: Metrics) => FingerprintStore };
+}
+
+export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}): Gateway {
+  const worker = opts.worker;
+  const root = createLogger(config.log.level, opts.logDestination);
+  const log = worker ? root.child({ worker: worker.id }) : root;
   const metrics = createMetrics();
   const { secret, generatedAt } = fingerprintSecret(config.fingerprint.secret, config.stateDir);
-  if (generatedAt) log.warn({ file: generatedAt }, 'no fingerprint.secret configured: using the one kept in the state directory (set fingerprint.secret for more than one replica)');
+  if (generatedAt && !worker) log.warn({ file: generatedAt }, 'no fingerprint.secret configured: using the one kept in the state directory (set fingerprint.secret for more than one replica)');
   const events = new KeyEvents(secret);
-  const store = openFingerprintStore(config, { metrics, log });
+  const store = worker?.store?.(metrics) ?? openFingerprintStore(config, { metrics, log });
   const tracker = new KeyTracker(store, secret, config.keys.onExposed);
   events.on('exposed', (e) => {
     void store.exposed(e); // counts it, marks the key compromised, tells every replica
@@ -93,7 +104,7 @@ export function createGateway(config: GatewayConfig, opts: { logDestination?: No
     const made = ensureSelfSigned(config.stateDir);
     tls = made;
     selfSignedCert = made.certFile;
-    log.warn({ cert: made.certFile, created: made.created }, 'no tls.cert/tls.key configured: serving a self-signed certificate (clients must trust this file)');
+    if (!worker) log.warn({ cert: made.certFile, created: made.created }, 'no tls.cert/tls.key configured: serving a self-signed certificate (clients must trust this file)');
   }
 
   const upstream = createUpstream(config.upstream);
@@ -133,18 +144,15 @@ export function createGateway(config: GatewayConfig, opts: { logDestination?: No
   const plain = config.listen.httpPort !== undefined ? createPlaintextListener(createHandler('http', stages, upstream, metrics, log, record), metrics) : undefined;
   let draining = false;
   let storeLoaded = false;
-  const admin = createAdminServer(metrics, {
-    draining: () => draining,
-    upstream: upstream.url,
-    store: () => {
-      storeLoaded ||= store.health().up;
-      return storeLoaded ? undefined : 'fingerprint store (Redis) not reachable yet: the exposed keys are not loaded';
-    },
-  });
-  const adminListener = wrapServer(admin);
+  const storeProblem = () => {
+    storeLoaded ||= store.health().up;
+    return storeLoaded ? undefined : 'fingerprint store (Redis) not reachable yet: the exposed keys are not loaded';
+  };
+  const adminListener = worker ? undefined : wrapServer(createAdminServer(registryScrape(metrics.registry), { draining: () => draining, upstream: upstream.url, store: storeProblem }));
+  if (!worker) metrics.workers.set(1);
 
   return {
-    events, metrics, log, selfSignedCert, store,
+    events, metrics, log, selfSignedCert, store, storeProblem,
     async listen() {
       await store.ready(); // the retired/compromised set is loaded before the first key is checked
       // also in passthrough: there an rgw16 upstream gets the SSE-C copies it gets wrong refused (passthrough-gaps.ts)
@@ -156,15 +164,15 @@ export function createGateway(config: GatewayConfig, opts: { logDestination?: No
       const a: Addresses = {
         https: await listen(https, config.listen.httpsPort, config.listen.host),
         http: plain ? await listen(plain, config.listen.httpPort!, config.listen.host) : undefined,
-        admin: await listen(adminListener, config.listen.adminPort, config.listen.adminHost),
+        admin: adminListener ? await listen(adminListener, config.listen.adminPort, config.listen.adminHost) : undefined,
       };
-      log.info({ https: a.https, http: a.http, admin: a.admin, upstream: upstream.url.origin }, 'listening');
+      log.info({ https: a.https, http: a.http, admin: a.admin, upstream: upstream.url.origin }, worker ? 'worker listening' : 'listening');
       return a;
     },
     async close() {
       draining = true;
       await Promise.all([https, ...(plain ? [plain] : [])].map((l) => l.close(config.shutdown.graceMs)));
-      await adminListener.close(0);
+      await adminListener?.close(0);
       await store.close();
       upstream.close();
       for (const c of closers) c();

@@ -5,7 +5,10 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig, parseArgs, redactedYaml, type GatewayConfig } from './config/load.js';
 import { settingsMarkdown } from './config/schema.js';
 import { errorsMarkdown } from './errors/markdown.js';
-import { createGateway } from './gateway.js';
+import cluster from 'node:cluster';
+import { createGateway, type Addresses } from './gateway.js';
+import type { Logger } from './logging/logger.js';
+import { startPrimary, startWorker, workerCount } from './server/workers.js';
 import { CONFIG_CHECK_HELP, MAIN_HELP, SERVE_HELP } from './cli/help.js';
 import { keysCommand } from './cli/keys.js';
 import { ROTATE_BOOLEANS, ROTATE_FLAGS, ROTATE_HELP, rotateCommand } from './cli/rotate.js';
@@ -72,18 +75,33 @@ export async function main(argv: string[]): Promise<number | undefined> {
 }
 
 async function serve(config: GatewayConfig): Promise<undefined> {
-  const gw = createGateway(config);
-  const addrs = await gw.listen();
+  const n = workerCount(config);
+  if (cluster.isWorker) { await startWorker(config); return undefined; }
+  let addrs: Addresses;
+  let selfSignedCert: string | undefined;
+  let log: Logger;
+  let close: () => Promise<void>;
+  if (n > 1) {
+    const p = await startPrimary(config, n);
+    ({ addresses: addrs, selfSignedCert, log } = p);
+    close = () => p.close();
+  } else {
+    const gw = createGateway(config);
+    addrs = await gw.listen();
+    ({ selfSignedCert, log } = gw);
+    close = () => gw.close();
+  }
   const host = addrs.https.family === 'IPv6' ? `[${addrs.https.address}]` : addrs.https.address;
   process.stderr.write(`ssec-gateway ${version()}: https://${host}:${addrs.https.port} → ${config.upstream.url}` +
-    (addrs.http ? `; plaintext http on port ${addrs.http.port}` : '') + `; admin http://${config.listen.adminHost}:${addrs.admin.port}/metrics` +
-    (gw.selfSignedCert ? `\n  self-signed certificate: ${gw.selfSignedCert} (e.g. AWS_CA_BUNDLE=${gw.selfSignedCert})` : '') + '\n');
+    (addrs.http ? `; plaintext http on port ${addrs.http.port}` : '') + `; admin http://${config.listen.adminHost}:${addrs.admin!.port}/metrics` +
+    (n > 1 ? `; ${n} worker processes` : '') +
+    (selfSignedCert ? `\n  self-signed certificate: ${selfSignedCert} (e.g. AWS_CA_BUNDLE=${selfSignedCert})` : '') + '\n');
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    gw.log.info({ signal }, 'shutting down');
-    void gw.close().then(() => process.exit(0));
+    log.info({ signal }, 'shutting down');
+    void close().then(() => process.exit(0));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -1,11 +1,11 @@
 import http from 'node:http';
 import net from 'node:net';
-import type { Metrics } from '../metrics/registry.js';
+import type { Registry } from 'prom-client';
 
 export interface Readiness {
   draining(): boolean;
-  /** a reason the fingerprint store keeps this replica from serving correctly, if any */
-  store(): string | undefined;
+  /** a reason the fingerprint store (or the workers) keep this replica from serving correctly, if any */
+  store(): string | undefined | Promise<string | undefined>;
   upstream: URL;
 }
 
@@ -27,24 +27,31 @@ function upstreamProbe(url: URL): () => Promise<string | undefined> {
   };
 }
 
+/** The text of /metrics: one registry, or (several workers) the registries of all processes aggregated. */
+export type Scrape = () => Promise<{ body: string; contentType: string }>;
+
+export function registryScrape(registry: Registry): Scrape {
+  return async () => ({ body: await registry.metrics(), contentType: registry.contentType });
+}
+
 /**
  * /metrics, /healthz (process), /readyz (upstream reachable, Redis when configured, not draining).
  * Never serves data. Redis counts for readiness until the replica has loaded the set of exposed
  * keys once: without it, it could not refuse them. After that a Redis outage keeps the replica
  * ready — requests keep flowing and key events queue (issue #4) — and only the metric shows it.
  */
-export function createAdminServer(metrics: Metrics, readiness: Readiness): http.Server {
+export function createAdminServer(scrape: Scrape, readiness: Readiness): http.Server {
   const probe = upstreamProbe(readiness.upstream);
   return http.createServer(async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') { res.writeHead(405).end(); return; }
     if (path === '/metrics') {
-      const body = await metrics.registry.metrics();
-      res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body);
+      const { body, contentType } = await scrape();
+      res.writeHead(200, { 'content-type': contentType }).end(body);
     } else if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (path === '/readyz') {
-      const problem = readiness.draining() ? 'draining' : readiness.store() ?? await probe();
+      const problem = readiness.draining() ? 'draining' : await readiness.store() ?? await probe();
       res.writeHead(problem ? 503 : 200, { 'content-type': 'text/plain' }).end(problem ? `not ready: ${problem}\n` : 'ready\n');
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');

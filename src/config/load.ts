@@ -23,6 +23,7 @@ export interface GatewayConfig {
   stateDir: string;
   log: { level: string };
   shutdown: { graceMs: number };
+  workers: number;
 }
 
 export class ConfigError extends Error {

@@ -14,6 +14,7 @@ import type { Metrics } from '../metrics/registry.js';
 import { shortId } from '../sse-c/customer-key.js';
 import type { Alerter } from './alerts.js';
 import { writeToken } from './ids.js';
+import { walkObjects } from './walk-objects.js';
 import { overdueReasons, type RotationPolicy } from './policy.js';
 import {
   KEY_STATUSES, type FingerprintStore, type KeyRecord, type KeyStatus, type KeyUse, type ObjectEntry, type ObjectRef, type ObjectsPage,
@@ -151,6 +152,10 @@ export abstract class BaseStore implements FingerprintStore {
     return this.cache.get(fingerprint);
   }
 
+  statuses(): ReadonlyMap<string, StatusInfo> {
+    return this.cache;
+  }
+
   // ---- events, administration ----
   exposed(e: KeyExposure): Promise<void> {
     try {
@@ -185,13 +190,8 @@ export abstract class BaseStore implements FingerprintStore {
     this.cache.delete(fingerprint);
   }
 
-  async *objects(fingerprint: string, opts: { count?: number } = {}): AsyncIterable<ObjectEntry> {
-    let cursor: string | undefined;
-    do {
-      const page = await this.objectsPage(fingerprint, { cursor, count: opts.count });
-      yield* page.entries;
-      cursor = page.cursor;
-    } while (cursor !== undefined);
+  objects(fingerprint: string, opts: { count?: number } = {}): AsyncIterable<ObjectEntry> {
+    return walkObjects(this, fingerprint, opts);
   }
 
   async ready(_timeoutMs?: number): Promise<void> { /* the memory store is always ready */ }

@@ -146,6 +146,8 @@ export interface FingerprintStore {
   uploadAborted(uploadId: string): void;
   /** Is this key retired or compromised? Local cache kept current by pub/sub; undefined = no restriction known. */
   statusOf(fingerprint: string): StatusInfo | undefined;
+  /** Every retired or compromised key this replica knows (the deny list behind statusOf). */
+  statuses(): ReadonlyMap<string, StatusInfo>;
 
   // ---- events and administration ----
   /** A key seen on the plaintext listener: compromised at once locally, then persisted and published. Never rejects. */

@@ -40,10 +40,14 @@ export function createMetrics() {
     }),
     // key fingerprints
     keyAlerts: new Counter({ name: 'ssec_gateway_key_alerts_total', help: 'Key alerts raised: exposed, rotation_due, retired_used, compromised_used.', labelNames: ['kind'] as const, registers: [registry] }),
-    keys: new Gauge({ name: 'ssec_gateway_keys', help: 'Known key fingerprints by status (active, retired, compromised).', labelNames: ['status'] as const, registers: [registry] }),
-    keysOverdue: new Gauge({ name: 'ssec_gateway_keys_overdue', help: 'Active keys past the rotation policy (age, objects or bytes).', registers: [registry] }),
-    storeUp: new Gauge({ name: 'ssec_gateway_fingerprint_store_up', help: '1 when the fingerprint store (Redis) answers, 0 when not.', registers: [registry] }),
+    // the same figure in every worker (read from the one store): /metrics of several workers shows it once (max), not summed
+    keys: new Gauge({ name: 'ssec_gateway_keys', help: 'Known key fingerprints by status (active, retired, compromised).', labelNames: ['status'] as const, registers: [registry], aggregator: 'max' }),
+    keysOverdue: new Gauge({ name: 'ssec_gateway_keys_overdue', help: 'Active keys past the rotation policy (age, objects or bytes).', registers: [registry], aggregator: 'max' }),
+    storeUp: new Gauge({ name: 'ssec_gateway_fingerprint_store_up', help: '1 when the fingerprint store (Redis) answers, 0 when not.', registers: [registry], aggregator: 'max' }),
     storeQueueDepth: new Gauge({ name: 'ssec_gateway_fingerprint_queue_depth', help: 'Fingerprint events waiting to be written to the store.', registers: [registry] }),
+    // processes (`workers`)
+    workers: new Gauge({ name: 'ssec_gateway_workers', help: 'Worker processes listening (the `workers` setting; 1 for a single process).', registers: [registry] }),
+    workerRestarts: new Counter({ name: 'ssec_gateway_worker_restarts_total', help: 'Worker processes that exited unexpectedly and were started again.', registers: [registry] }),
     storeDropped: new Counter({ name: 'ssec_gateway_fingerprint_events_dropped_total', help: 'Fingerprint events dropped because the queue was full (store down too long).', registers: [registry] }),
   };
   // Closed label sets start at 0, so rate() and the dashboard see a series before the first event.

@@ -86,6 +86,17 @@ t.test('references resolve, the security policy holds, the config fits the pod',
   t.match(dep.spec.template.spec.containers[0]!.securityContext, { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } }, 'container: read-only root, no escalation, no capabilities');
 });
 
+t.test('worker processes: one per CPU requested by default, or the workers value', async (t) => {
+  type Env = { name: string; value?: string; valueFrom?: { resourceFieldRef?: { resource: string; divisor: string } } };
+  const envOf = (objs: K8sObject[]) => ((objs.find((o) => o.kind === 'Deployment') as unknown as { spec: { template: { spec: { containers: { env?: Env[] }[] } } } })
+    .spec.template.spec.containers[0]!.env ?? []).find((e) => e.name === 'SSEC_GATEWAY_WORKERS');
+  t.same(envOf(rendered.get('defaults')!), { name: 'SSEC_GATEWAY_WORKERS', valueFrom: { resourceFieldRef: { resource: 'requests.cpu', divisor: '1' } } }, 'defaults: from resources.requests.cpu (downward API)');
+  const three = parseManifests(helm(['template', 'ssec', CHART, '-n', 's3', ...API, '--set', 'workers=3']), 'workers=3');
+  t.same(envOf(three), { name: 'SSEC_GATEWAY_WORKERS', value: '3' }, '--set workers=3');
+  const full = envOf(rendered.get('everything on')!);
+  t.ok(full, 'with extraEnv too');
+});
+
 t.test('the rendered config.yaml is accepted by the gateway (announced settings tolerated)', async (t) => {
   for (const [name, objs] of rendered) {
     for (const cm of objs.filter((o) => o.kind === 'ConfigMap' && (o as unknown as { data?: Record<string, string> }).data?.['config.yaml'])) {

@@ -33,7 +33,9 @@ export interface GatewayProcess {
 export async function startGateway(opts: { upstream: string; args?: string[]; env?: Record<string, string>; plaintext?: boolean; stateDir?: string }): Promise<GatewayProcess> {
   const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'ssec-gw-'));
   const args = [join(REPO, 'bin', 'ssec-gateway.js'), 'serve', '--upstream', opts.upstream, '--https-port', '0', '--admin-port', '0', '--state-dir', stateDir,
-    ...(opts.plaintext ? ['--http-port', '0'] : []), ...(opts.args ?? [])];
+    ...(opts.plaintext ? ['--http-port', '0'] : []),
+    // one process unless the test is about workers: memory() and the logs are then those of the process that serves
+    ...(opts.args?.includes('--workers') ? [] : ['--workers', '1']), ...(opts.args ?? [])];
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('SSEC_GATEWAY_')) env[k] = v;
   // tap's process-info hook wraps spawn() and puts itself in every child's NODE_OPTIONS

@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { loadConfig, type GatewayConfig } from '../../src/config/load.js';
-import { createFingerprintStore } from '../../src/fingerprints/store.js';
+import type { Worker } from 'node:cluster';
+import { createFingerprintStore, type CreateStoreDeps } from '../../src/fingerprints/store.js';
+import { RemoteStore, serveStore, type StoreMessage } from '../../src/fingerprints/remote-store.js';
 import type { FingerprintStore, KeyRecord, ObjectEntry } from '../../src/fingerprints/types.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { createMetrics, type Metrics } from '../../src/metrics/registry.js';
@@ -23,7 +25,15 @@ const C = FP('c3');
 const T0 = new Date('2026-11-01T10:00:00Z');
 const at = (s: number) => new Date(T0.getTime() + s * 1000);
 
-interface Impl { name: string; config(base: GatewayConfig): GatewayConfig; cleanup?(): Promise<void> }
+interface Impl {
+  name: string;
+  config(base: GatewayConfig): GatewayConfig;
+  cleanup?(): Promise<void>;
+  /** how the store under test is opened, when not createFingerprintStore */
+  open?(t: Test, cfg: GatewayConfig, deps: CreateStoreDeps): Promise<FingerprintStore>;
+  /** two stores sharing one state, when not two createFingerprintStore on one Redis */
+  pair?(t: Test, cfg: GatewayConfig): Promise<[FingerprintStore, FingerprintStore]>;
+}
 
 function baseConfig(): GatewayConfig {
   return loadConfig({ env: {} });
@@ -46,7 +56,8 @@ async function open(t: Test, impl: Impl, over: Partial<GatewayConfig> = {}): Pro
   const sink = new Writable({ write(chunk, _e, cb) { for (const l of String(chunk).split('\n')) if (l) logs.push(JSON.parse(l) as Record<string, unknown>); cb(); } });
   const base = impl.config(baseConfig());
   const cfg: GatewayConfig = { ...base, ...over, redis: { ...base.redis, ...(over.redis ?? {}) } };
-  const store = await createFingerprintStore(cfg, { metrics, log: createLogger('debug', sink), refreshMs: 0 });
+  const deps: CreateStoreDeps = { metrics, log: createLogger('debug', sink), refreshMs: 0 };
+  const store = impl.open ? await impl.open(t, cfg, deps) : await createFingerprintStore(cfg, deps);
   t.teardown(() => store.close());
   return { store, metrics, logs };
 }
@@ -323,14 +334,14 @@ function contract(t: Test, impl: Impl): void {
     t.notOk((await must(store, B)).alerts.rotation_due);
   });
 
-  if (impl.name !== 'memory') t.test('a second store on the same Redis: status over pub/sub, data shared', async (t) => {
+  if (impl.name !== 'memory') t.test('a second store on the same state (Redis, or the primary): status pushed, data shared', async (t) => {
     const cfg = impl.config(baseConfig());
     const mk = async () => {
       const s = await createFingerprintStore(cfg, { metrics: createMetrics(), log: createLogger('silent'), refreshMs: 0 });
       t.teardown(() => s.close());
       return s;
     };
-    const [one, two] = [await mk(), await mk()];
+    const [one, two] = impl.pair ? await impl.pair(t, cfg) : [await mk(), await mk()];
     void one.exposed({ fingerprint: A, at: at(1), client: 'c', listener: 'http', header: 'h', requestId: 'r' });
     await one.setStatus(B, 'retired');
     const deadline = Date.now() + 1000;
@@ -362,6 +373,37 @@ function contract(t: Test, impl: Impl): void {
 
 // ---- the implementations ----
 const impls: Impl[] = [{ name: 'memory', config: (c) => withRedis(c, { url: undefined }) }];
+
+/**
+ * `workers` > 1 without Redis: the in-memory store lives in the primary and each worker reaches it
+ * through a RemoteStore. Here the IPC channel is simulated as Node's cluster channel behaves:
+ * structured clone ('advanced' serialization), delivered later, in order.
+ */
+async function workersOfOnePrimary(t: Test, cfg: GatewayConfig, deps: CreateStoreDeps, n: number): Promise<RemoteStore[]> {
+  const primary = await createFingerprintStore(cfg, deps);
+  t.teardown(() => primary.close());
+  const channel = (to: (m: StoreMessage) => void) => (m: StoreMessage) => { const copy = structuredClone(m); setImmediate(() => to(copy)); };
+  const workers: Worker[] = [];
+  const serve = serveStore(primary, () => workers);
+  const remotes: RemoteStore[] = [];
+  for (let i = 0; i < n; i++) {
+    let remote: RemoteStore | undefined;
+    const worker = { isConnected: () => true, send: channel((m) => remote!.receive(m)) } as unknown as Worker;
+    workers.push(worker);
+    remote = new RemoteStore(channel((m) => serve(worker, m)), deps.metrics);
+    await remote.ready();
+    t.ok(remote.health().up, 'the worker loaded the primary\'s status set');
+    remotes.push(remote);
+  }
+  return remotes;
+}
+
+impls.push({
+  name: 'memory in the primary, used by workers (RemoteStore)',
+  config: (c) => withRedis(c, { url: undefined }),
+  open: async (t, cfg, deps) => (await workersOfOnePrimary(t, cfg, deps, 1))[0]!,
+  pair: async (t, cfg) => workersOfOnePrimary(t, cfg, { metrics: createMetrics(), log: createLogger('silent'), refreshMs: 0 }, 2) as Promise<[RemoteStore, RemoteStore]>,
+});
 
 const redis = await sharedRedis();
 impls.push({ name: 'redis standalone', config: (c) => withRedis(c, { url: redis.url, keyPrefix: prefix() }) });

@@ -53,6 +53,7 @@ t.test('defaults', async (t) => {
     stateDir: join(homedir(), '.local/state/ssec-gateway'),
     log: { level: 'info' },
     shutdown: { graceMs: 10000 },
+    workers: 0,
   }, 'every default, ~ expanded');
   t.equal(cfg.listen.httpPort, undefined, 'plaintext listener off by default');
   t.equal(cfg.fingerprint.secret, undefined, 'no fingerprint secret by default');
@@ -62,8 +63,8 @@ t.test('defaults', async (t) => {
   // the defaults in the schema are what the loader applies
   for (const s of SETTINGS as readonly Setting[]) {
     if (s.default === undefined || s.path === 'stateDir') continue;
-    const [a, b] = s.path.split('.') as [string, string];
-    t.same((cfg as unknown as Record<string, Record<string, unknown>>)[a]![b], s.default, `${s.path} = ${defaultText(s)}`);
+    const value = s.path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], cfg);
+    t.same(value, s.default, `${s.path} = ${defaultText(s)}`);
   }
   // the loader never reads the process environment when given one
   process.env.SSEC_GATEWAY_LOG_LEVEL = 'debug';

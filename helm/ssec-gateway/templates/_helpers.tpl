@@ -175,10 +175,17 @@ The gateway's config.yaml: the free-form .Values.config, overridden by what the 
     - { name: gw-http, containerPort: {{ .Values.plaintext.port }}, protocol: TCP }
     {{- end }}
     - { name: gw-admin, containerPort: {{ .Values.ports.admin }}, protocol: TCP }
-  {{- with .Values.extraEnv }}
   env:
+    # worker processes: .Values.workers, else one per CPU requested (rounded up: 100m → 1)
+    - name: SSEC_GATEWAY_WORKERS
+      {{- if .Values.workers }}
+      value: {{ .Values.workers | quote }}
+      {{- else }}
+      valueFrom: { resourceFieldRef: { resource: requests.cpu, divisor: "1" } }
+      {{- end }}
+    {{- with .Values.extraEnv }}
     {{- toYaml . | nindent 4 }}
-  {{- end }}
+    {{- end }}
   {{- with .Values.extraEnvFrom }}
   envFrom:
     {{- toYaml . | nindent 4 }}
