@@ -34,6 +34,7 @@ const repo = new URL('..', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'ssec-bench-'));
 chmodSync(dir, 0o755); // nginx's workers (nobody) read the null upstream's files
 const children = [];
+const nginxNames = []; // nginx instances started, stopped by cleanup()
 const log = (...a) => console.error('[bench]', ...a);
 
 for (const bin of ['nginx', 'wrk', 'h2load', 'curl']) {
@@ -66,8 +67,9 @@ function treeCpu(pid) {
 
 function cleanup() {
   for (const c of children) { try { process.kill(c.pid, 'SIGKILL'); } catch { /* */ } }
-  for (const n of ['nginx-null', 'nginx-rgw', 'nginx-nullproxy']) {
-    try { process.kill(Number(readFileSync(join(dir, n, 'nginx.pid'), 'utf8')), 'SIGKILL'); } catch { /* */ }
+  // SIGTERM: nginx's master stops its workers (a SIGKILLed master leaves them running)
+  for (const n of nginxNames) {
+    try { process.kill(Number(readFileSync(join(dir, n, 'nginx.pid'), 'utf8')), 'SIGTERM'); } catch { /* */ }
   }
   try { execFileSync('bash', [join(repo, 'scripts/rgw.sh'), 'stop', join(dir, 'rgw'), '--clean'], { stdio: 'ignore' }); } catch { /* */ }
 }
@@ -92,6 +94,7 @@ const osdPid = rgw.pids.osd;
 const tlsDir = join(dir, 'tls');
 
 function startNginx(name, conf) {
+  nginxNames.push(name);
   const d = join(dir, name);
   mkdirSync(join(d, 'tmp'), { recursive: true });
   writeFileSync(join(d, 'nginx.conf'), `pid ${d}/nginx.pid; error_log ${d}/error.log warn; daemon on;\n${conf}`);
