@@ -12,6 +12,8 @@
  *       inject: [{ bucket: science, prefix: runs/, key: team-a, mode: enforce }]
  *   inject:                         # rules for every client (and for unsigned clients in `none` mode)
  *     - { bucket: "*", prefix: "", key: team-a, mode: default }
+ *   encryption:                     # where the gateway encrypts itself (default: encryption.mode)
+ *     - { bucket: science, prefix: secret/, mode: gateway }
  *
  * YAML or JSON. Every problem is reported at once; a file that fails to load on reload keeps the
  * previous version in force (and says why in the log).
@@ -22,6 +24,8 @@ import { ConfigError, resolveSecret } from '../config/load.js';
 
 export interface Scope { bucket: string; prefix: string }
 export interface InjectionRule extends Scope { key: string; mode: 'default' | 'enforce' }
+/** Where the gateway encrypts itself (issue 10): the first rule whose scope holds the object wins, else `encryption.mode`. */
+export interface EncryptionRule extends Scope { mode: 'upstream' | 'gateway' }
 export interface UpstreamCredentialSpec { source: 'static' | 'env' | 'chain'; accessKeyId?: string; secretAccessKey?: string; sessionToken?: string; profile?: string }
 export interface ClientEntry {
   accessKeyId: string;
@@ -34,12 +38,13 @@ export interface ClientEntry {
 export interface PolicyFile {
   clients: Map<string, ClientEntry>;
   inject: InjectionRule[];
+  encryption: EncryptionRule[];
   upstreamCredentials: Map<string, UpstreamCredentialSpec>;
 }
 
-export const EMPTY_POLICY: PolicyFile = { clients: new Map(), inject: [], upstreamCredentials: new Map() };
+export const EMPTY_POLICY: PolicyFile = { clients: new Map(), inject: [], encryption: [], upstreamCredentials: new Map() };
 
-const KNOWN_TOP = new Set(['clients', 'inject', 'upstreamCredentials']);
+const KNOWN_TOP = new Set(['clients', 'inject', 'encryption', 'upstreamCredentials']);
 
 function str(v: unknown, where: string, problems: string[], optional = false): string | undefined {
   if (v === undefined || v === null) { if (!optional) problems.push(`${where}: missing`); return undefined; }
@@ -71,6 +76,19 @@ function rules(v: unknown, where: string, problems: string[]): InjectionRule[] {
     const mode = str(o.mode, `${w}.mode`, problems, true) ?? 'default';
     if (mode !== 'default' && mode !== 'enforce') problems.push(`${w}.mode: must be default or enforce`);
     return { bucket: str(o.bucket, `${w}.bucket`, problems) ?? '', prefix: str(o.prefix, `${w}.prefix`, problems, true) ?? '', key: str(o.key, `${w}.key`, problems) ?? '', mode: mode as InjectionRule['mode'] };
+  });
+}
+
+function encryptionRules(v: unknown, where: string, problems: string[]): EncryptionRule[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) { problems.push(`${where}: must be a list`); return []; }
+  return v.map((r, i) => {
+    const o = (r ?? {}) as Record<string, unknown>;
+    const w = `${where}[${i}]`;
+    onlyKeys(o, ['bucket', 'prefix', 'mode'], w, problems);
+    const mode = str(o.mode, `${w}.mode`, problems) ?? 'gateway';
+    if (mode !== 'upstream' && mode !== 'gateway') problems.push(`${w}.mode: must be upstream or gateway`);
+    return { bucket: str(o.bucket, `${w}.bucket`, problems) ?? '', prefix: str(o.prefix, `${w}.prefix`, problems, true) ?? '', mode: mode as EncryptionRule['mode'] };
   });
 }
 
@@ -114,8 +132,9 @@ export function parsePolicy(text: string, file: string, env: NodeJS.ProcessEnv =
     if (id) clients.set(id, { accessKeyId: id, secretAccessKey: secret, allow: scopes(c.allow, `${w}.allow`, problems), upstreamCredentials: up, inject: rules(c.inject, `${w}.inject`, problems) });
   });
   const inject = rules(doc.inject, `${file}: inject`, problems);
+  const encryption = encryptionRules(doc.encryption, `${file}: encryption`, problems);
   if (problems.length) throw new ConfigError(problems);
-  return { clients, inject, upstreamCredentials };
+  return { clients, inject, encryption, upstreamCredentials };
 }
 
 export function loadPolicyFile(file: string, env: NodeJS.ProcessEnv = process.env): PolicyFile {
@@ -129,4 +148,9 @@ export function inScope(s: Scope, bucket: string | undefined, key: string | unde
   if (bucket === undefined) return false;
   if (s.bucket !== '*' && s.bucket !== bucket) return false;
   return (key ?? '').startsWith(s.prefix);
+}
+
+/** The encryption mode of an object: the first `encryption` rule whose scope holds it, else the config's. */
+export function encryptionModeOf(policy: PolicyFile, fallback: 'upstream' | 'gateway', bucket: string | undefined, key: string | undefined): 'upstream' | 'gateway' {
+  return policy.encryption.find((r) => inScope(r, bucket, key))?.mode ?? fallback;
 }

@@ -24,6 +24,7 @@ export interface GatewayConfig {
   log: { level: string };
   shutdown: { graceMs: number };
   workers: number;
+  encryption: { mode: 'upstream' | 'gateway' };
 }
 
 export class ConfigError extends Error {
@@ -172,6 +173,9 @@ export function loadConfig(input: LoadInput = {}): GatewayConfig {
   if (mode === 'sigv4' && !values.get('auth.clientsFile')) problems.push('auth.mode sigv4 needs auth.clientsFile (the clients the gateway verifies)');
   if ((mode === 'sigv4' || mode === 'none') && values.get('upstream.credentials') === 'static' && !(values.get('upstream.accessKeyId') && values.get('upstream.secretAccessKey'))) {
     problems.push(`auth.mode ${String(mode)} signs upstream requests: set upstream.accessKeyId and upstream.secretAccessKey, or upstream.credentials env|chain`);
+  }
+  if (values.get('encryption.mode') === 'gateway' && mode === 'passthrough') {
+    problems.push('encryption.mode gateway changes the body the upstream receives, so a client\'s own signature cannot be passed through: set auth.mode sigv4 or none');
   }
   if (mode === 'none') {
     const loopback = (h: unknown) => typeof h === 'string' && (/^127\./.test(h) || h === '::1' || h === 'localhost');

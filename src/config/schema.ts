@@ -31,6 +31,8 @@ export const SETTINGS = [
   { path: 'listen.httpPort', type: 'int', min: 0, max: 65535, flag: 'http-port', doc: 'Plaintext HTTP/1.1 listener; off unless set. SSE-C requests on it are refused and their keys treated as exposed.' },
   { path: 'listen.adminHost', type: 'string', default: '127.0.0.1', flag: 'admin-host', doc: 'Bind address of the admin listener (/metrics, /healthz, /readyz).' },
   { path: 'listen.adminPort', type: 'int', default: 9464, min: 0, max: 65535, flag: 'admin-port', doc: 'Admin listener port (plain HTTP; never serves data). 0 picks a free port.' },
+  // gateway-side encryption (issue 10)
+  { path: 'encryption.mode', type: 'enum', values: ['upstream', 'gateway'], default: 'upstream', flag: 'encryption-mode', doc: '`upstream`: the store does SSE-C (the key travels to it). `gateway`: the gateway encrypts and decrypts in its own format (docs/format.md) and the store sees ciphertext only, never a key; needs auth.mode `sigv4` or `none` (the body changes, so the gateway signs upstream). Per bucket/prefix: `encryption` rules in the clients file.' },
   // TLS
   { path: 'tls.cert', type: 'file', flag: 'tls-cert', doc: 'PEM certificate chain of the HTTPS listener. Without cert and key a self-signed pair is created and kept in `stateDir`.' },
   { path: 'tls.key', type: 'file', flag: 'tls-key', doc: 'PEM private key of the HTTPS listener.' },

@@ -1,7 +1,8 @@
 /**
  * THE request path, in order. Each stage reads headers only and stops the request by throwing a
  * GatewayError; the body flows once, afterwards, through the forwarder (upstream/forward.ts), or
- * through a stage's own handler (ctx.terminal: copies RGW 16 cannot do).
+ * through a stage's own handler (ctx.terminal: copies RGW 16 cannot do, gateway encryption); the first
+ * stage that sets ctx.terminal ends the list.
  *
  *   client ─TLS (h2 | http/1.1)─▶ https listener         plaintext listener (optional)
  *   ├─ refuse_plaintext     SSE-C header on plaintext     400 InvalidRequest, key reported exposed
@@ -19,6 +20,7 @@
  *   ├─ forwarding_headers   hop-by-hop out, X-Forwarded-Proto in
  *   ├─ sign_upstream        SigV4 re-sign (sigv4, none)
  *   ├─ post_object_upstream POST form: (sigv4) re-signed policy, prefix rewritten, file streamed; else as sent   400 EntityTooLarge/Small
+ *   ├─ gateway_encryption   (encryption.mode gateway) SSE-C object operations encrypted here, never a key upstream   403 AccessDenied (wrong key), 400 InvalidPart (part layout), 501 (not yet)
  *   ├─ upstream_gaps        copies the upstream cannot do → done here (GET → PUT)
  *   ├─ object_attributes    (rgw16) GetObjectAttributes answered from a HEAD (sigv4, none)   501 NotImplemented in passthrough
  *   └─ forward              body streamed both ways       503 / 504, upstream errors normalised

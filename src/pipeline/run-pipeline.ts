@@ -48,6 +48,7 @@ async function run(ctx: RequestContext, stages: readonly Stage[], upstream: Upst
     for (const stage of stages) {
       const pending = stage.run(ctx);
       if (pending) await pending;
+      if (ctx.terminal) break; // a stage that answers the request itself ends the list
     }
   } catch (e) {
     const err = asGatewayError(e);
@@ -59,8 +60,9 @@ async function run(ctx: RequestContext, stages: readonly Stage[], upstream: Upst
     if (ctx.terminal) await ctx.terminal(ctx);
     else await forward(ctx, upstream, metrics);
   } catch (e) {
-    ctx.failure = `internal: ${(e as Error)?.stack ?? e}`;
-    respondError(ctx, asGatewayError(e));
+    const err = asGatewayError(e);
+    if (err.error === 'Internal') ctx.failure = `internal: ${(e as Error)?.stack ?? e}`;
+    respondError(ctx, err);
   }
 }
 

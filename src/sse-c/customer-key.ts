@@ -4,7 +4,7 @@
  * a CustomerKey whose raw bytes never leave this file: callers get the key-MD5 (which S3 echoes
  * anyway), an HMAC fingerprint, and — for forwarding — the header value.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { inspect } from 'node:util';
 import { GatewayError } from '../errors/gateway-error.js';
 import { SSEC, type TripletHeaders } from '../s3/headers.js';
@@ -47,6 +47,11 @@ export class CustomerKey {
   /** HMAC-SHA256(secret, raw key), hex. Never a plain hash: keys may be passphrases. */
   fingerprint(secret: Buffer): string {
     return createHmac('sha256', secret).update(this.#raw).digest('hex');
+  }
+
+  /** HKDF-SHA256 of the raw key: the gateway format's key-encryption keys (encryption/format.ts). */
+  deriveKey(salt: Buffer, info: Buffer): Buffer {
+    return Buffer.from(hkdfSync('sha256', this.#raw, salt, info, 32));
   }
 
   /** The triplet as request headers (`SSEC`, or `COPY_SSEC` for a copy source), for the upstream. */

@@ -1,0 +1,434 @@
+/**
+ * `encryption.mode gateway`: the S3 operations the gateway answers itself, encrypting on the way in
+ * and decrypting on the way out (format.ts). The store gets no SSE-C header and no plaintext; the
+ * client sees what S3 answers for SSE-C: the key-MD5 echoed, plaintext sizes, its errors.
+ *
+ * Multipart uploads carry their data key in the upload id the client holds:
+ * `<upstream upload id>.<x-amz-meta-ssecgw value>`. Each UploadPart opens it with the key the
+ * client sends, so no state is kept between the requests of an upload (any replica, any worker).
+ */
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { GatewayError } from '../errors/gateway-error.js';
+import { clientBody, type RequestContext } from '../request/context.js';
+import { sendXml } from '../request/respond-error.js';
+import { SSEC } from '../s3/headers.js';
+import { xmlBlocks, xmlField } from '../s3/xml.js';
+import type { CustomerKey } from '../sse-c/customer-key.js';
+import { normalizeErrorBody } from '../upstream/normalize-error.js';
+import { readBody, type UpstreamS3 } from '../upstream/s3-client.js';
+import type { HeaderInput } from '../sigv4/index.js';
+import {
+  FormatError, HEADER, META, SEGMENT, cipherPartSize, decodeHeader, newDataKey, plainSizeOf, unwrapDataKey, wrapDataKey,
+} from './format.js';
+import { DecryptStream, EncryptPart, planRange } from './streams.js';
+
+// ---- headers ----
+
+/** Request headers that describe the object or the write, and travel to the store unchanged. */
+const WRITE_HEADERS = /^(content-type|cache-control|content-disposition|content-language|expires|x-amz-meta-.*|x-amz-acl|x-amz-grant-.*|x-amz-storage-class|x-amz-tagging|x-amz-website-redirect-location|x-amz-object-lock-.*|if-match|if-none-match)$/;
+/** Response headers of the store that the client gets (length and range are the plaintext's, set here). */
+const READ_HEADERS = /^(etag|last-modified|content-type|cache-control|content-disposition|content-encoding|content-language|expires|x-amz-meta-.*|x-amz-version-id|x-amz-delete-marker|x-amz-storage-class|x-amz-tagging-count|x-amz-object-lock-.*|x-amz-restore|x-amz-expiration|accept-ranges|x-amz-mp-parts-count)$/;
+/** Conditional read headers, passed to every upstream read of one GET. */
+const CONDITIONS = ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since'];
+
+function writeHeaders(ctx: RequestContext): HeaderInput {
+  const out: HeaderInput = {};
+  for (const [k, v] of Object.entries(ctx.headers)) {
+    if (v === undefined || k === META || !WRITE_HEADERS.test(k)) continue;
+    out[k] = Array.isArray(v) ? v.join(',') : v;
+  }
+  // aws-chunked is the transfer framing of the client's body, not an encoding of the object
+  const enc = typeof ctx.headers['content-encoding'] === 'string' ? ctx.headers['content-encoding'].split(',').map((s) => s.trim()).filter((s) => s && s !== 'aws-chunked') : [];
+  if (enc.length) out['content-encoding'] = enc.join(',');
+  return out;
+}
+
+function readHeaders(res: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && k !== META && READ_HEADERS.test(k)) out[k] = Array.isArray(v) ? v.join(',') : v;
+  return out;
+}
+
+function conditions(ctx: RequestContext): HeaderInput {
+  const out: HeaderInput = {};
+  for (const k of CONDITIONS) if (typeof ctx.headers[k] === 'string') out[k] = ctx.headers[k] as string;
+  return out;
+}
+
+function echo(key: CustomerKey | undefined): Record<string, string> {
+  return key ? { [SSEC.algorithm]: 'AES256', [SSEC.keyMd5]: key.keyMd5 } : {};
+}
+
+/** The part count of an object from its ETag (`"…-N"` for a multipart object), 1 otherwise. */
+export function partsOf(etag: string | undefined): number {
+  const m = /-(\d+)"?$/.exec(etag ?? '');
+  return m ? Number(m[1]) : 1;
+}
+
+// ---- answering ----
+
+/** Relays an upstream answer that is not ours to change (errors normalised, 304/412 as they are). */
+async function relay(ctx: RequestContext, res: IncomingMessage): Promise<void> {
+  ctx.upstreamResponseHeaders = res.headers;
+  const status = res.statusCode ?? 502;
+  if (status >= 400) {
+    const text = await readBody(res, 64 * 1024).catch(() => '');
+    const body = ctx.method === 'HEAD' ? '' : (text ? normalizeErrorBody(text, ctx).body : '');
+    const headers: Record<string, string> = { 'x-amz-request-id': ctx.id };
+    if (body) headers['content-type'] = 'application/xml';
+    ctx.res.writeHead(status, { ...headers, 'content-length': String(Buffer.byteLength(body)) });
+    ctx.res.end(body);
+    return;
+  }
+  ctx.res.writeHead(status, { ...readHeaders(res), 'x-amz-request-id': ctx.id, ...(res.headers['content-length'] ? { 'content-length': res.headers['content-length'] } : {}) });
+  await stream(ctx, res);
+}
+
+/** Streams a body to the client, counting it; an error after the head is sent resets the answer. */
+async function stream(ctx: RequestContext, body: NodeJS.ReadableStream): Promise<void> {
+  const count = new Transform({ transform(c: Buffer, _e, done) { ctx.bytesOut += c.length; done(null, c); } });
+  try {
+    await pipeline(body, count, ctx.res as NodeJS.WritableStream);
+  } catch (e) {
+    ctx.failure ??= e instanceof FormatError ? `ObjectNotAuthentic: ${e.message}` : `stream: ${(e as Error).message}`;
+    ctx.res.destroy();
+  }
+}
+
+/**
+ * Sends a decrypted body: the status line waits for the first plaintext (or the end), so an object
+ * whose first segment does not authenticate gets 500 with nothing of it sent. A later segment
+ * that fails resets the answer mid-body: the client sees a broken transfer, never wrong bytes.
+ */
+async function sendDecrypted(ctx: RequestContext, status: number, headers: Record<string, string>, decrypted: DecryptStream): Promise<void> {
+  const it = decrypted[Symbol.asyncIterator]();
+  let first: IteratorResult<Buffer>;
+  try {
+    first = await it.next() as IteratorResult<Buffer>;
+  } catch (e) {
+    if (e instanceof FormatError) throw new GatewayError('ObjectNotAuthentic', { cause: e });
+    throw e;
+  }
+  ctx.res.writeHead(status, headers);
+  async function* rest(): AsyncGenerator<Buffer> {
+    if (!first.done) yield first.value;
+    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value as Buffer;
+  }
+  await stream(ctx, Readable.from(rest(), { objectMode: false }));
+}
+
+/** The object's data key, or the S3 answer for a key that does not open it / an object not in the format. */
+function dataKeyOf(ctx: RequestContext, res: IncomingMessage, bucket: string, key: string): Buffer | undefined {
+  const meta = res.headers[META];
+  if (typeof meta !== 'string') {
+    if (ctx.sseC) throw new GatewayError('EncryptionNotApplicable');
+    return undefined;
+  }
+  if (!ctx.sseC) throw new GatewayError('ObjectEncryptedNoKey');
+  try {
+    return unwrapDataKey(ctx.sseC, bucket, key, meta);
+  } catch (e) {
+    if (e instanceof FormatError) throw new GatewayError('GatewayKeyMismatch');
+    throw e;
+  }
+}
+
+// ---- writes ----
+
+/** Plaintext bytes the client announces: Content-Length, or the decoded length of an aws-chunked body. */
+function plainLength(ctx: RequestContext): number {
+  const v = ctx.headers['x-amz-decoded-content-length'] ?? ctx.headers['content-length'];
+  if (typeof v !== 'string' || !/^\d+$/.test(v)) throw new GatewayError('GatewayLengthRequired');
+  return Number(v);
+}
+
+/** Content-MD5 of the plaintext, checked before the last segment leaves (so a mismatch stores nothing). */
+class CheckMd5 extends Transform {
+  readonly #hash = createHash('md5');
+  constructor(private readonly expected: Buffer) { super(); }
+  override _transform(c: Buffer, _e: BufferEncoding, done: TransformCallback): void { this.#hash.update(c); done(null, c); }
+  override _flush(done: TransformCallback): void {
+    done(this.#hash.digest().equals(this.expected) ? undefined : new GatewayError('GatewayContentMd5'));
+  }
+}
+
+function md5Check(ctx: RequestContext): Transform[] {
+  const v = ctx.headers['content-md5'];
+  if (typeof v !== 'string') return [];
+  const b = Buffer.from(v, 'base64');
+  if (b.length !== 16 || !/^[A-Za-z0-9+/]{22}==$/.test(v.trim())) throw new GatewayError('GatewayInvalidContentMd5');
+  return [new CheckMd5(b)];
+}
+
+/** Encrypts the client's body as one part and PUTs it; resolves with the store's answer. */
+async function putEncrypted(ctx: RequestContext, s3: UpstreamS3, call: { bucket: string; key: string; query?: string; headers: HeaderInput }, dataKey: Buffer, partNumber: number): Promise<IncomingMessage> {
+  const size = plainLength(ctx);
+  const checks = md5Check(ctx);
+  if (ctx.expectContinue) ctx.res.writeContinue();
+  const source = ctx.body ?? clientBody(ctx);
+  const encrypt = new EncryptPart(dataKey, partNumber, size);
+  // pipe(), not pipeline(): a failed check must not destroy the client's request (its answer is still to be sent);
+  // destroying `encrypt` aborts the upstream PUT, so nothing partial is stored
+  let failed: unknown;
+  const fail = (e: unknown) => { failed ??= e; encrypt.destroy(e as Error); };
+  let from = source as NodeJS.ReadableStream;
+  for (const t of [...checks, encrypt]) { from.pipe(t); from = t; }
+  for (const t of checks) t.once('error', fail);
+  encrypt.once('error', (e) => { failed ??= e; });
+  let ended = false;
+  source.once('end', () => { ended = true; });
+  source.once('error', fail);
+  source.once('close', () => { if (!ended) fail(new GatewayError('ClientTimeout', { message: 'The client stopped sending the body.' })); });
+  try {
+    return await s3.send({ method: 'PUT', bucket: call.bucket, key: call.key, query: call.query, headers: { ...call.headers, 'content-length': String(cipherPartSize(size)) }, body: encrypt });
+  } catch (e) {
+    if (failed instanceof GatewayError) throw failed;
+    if (failed instanceof FormatError) throw new GatewayError('ClientTimeout', { message: `The request body did not match its length: ${failed.message}.` });
+    throw e;
+  }
+}
+
+export async function putObject(ctx: RequestContext, s3: UpstreamS3): Promise<void> {
+  const { bucket, key } = ctx.target! as { bucket: string; key: string };
+  const dataKey = newDataKey();
+  const headers = { ...writeHeaders(ctx), [META]: wrapDataKey(ctx.sseC!, bucket, key, dataKey) };
+  const res = await putEncrypted(ctx, s3, { bucket, key, headers }, dataKey, 1);
+  dataKey.fill(0);
+  if ((res.statusCode ?? 502) >= 300) return relay(ctx, res);
+  res.resume();
+  ctx.upstreamResponseHeaders = res.headers;
+  sendEmpty(ctx, 200, { ...pick(res, ['etag', 'x-amz-version-id']), ...echo(ctx.sseC) });
+}
+
+function pick(res: IncomingMessage, names: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const n of names) { const v = res.headers[n]; if (typeof v === 'string') out[n] = v; }
+  return out;
+}
+
+function sendEmpty(ctx: RequestContext, status: number, headers: Record<string, string>): void {
+  ctx.res.writeHead(status, { ...headers, 'x-amz-request-id': ctx.id, 'content-length': '0' });
+  ctx.res.end();
+}
+
+// ---- reads ----
+
+interface Range { first: number; last: number }
+
+/** `bytes=a-b`, `bytes=a-`, `bytes=-n` against the plaintext size; undefined: not a single byte range (S3 then sends the whole object). */
+export function parseRange(header: unknown, size: number): Range | undefined {
+  if (typeof header !== 'string') return undefined;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  if (m[1] === '') {
+    const n = Number(m[2]);
+    if (n === 0) throw new GatewayError('GatewayInvalidRange');
+    return { first: Math.max(0, size - n), last: size - 1 };
+  }
+  const first = Number(m[1]);
+  const last = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  if (first >= size || (m[2] !== '' && Number(m[2]) < first)) throw new GatewayError('GatewayInvalidRange');
+  return { first, last };
+}
+
+async function fetchRange(s3: UpstreamS3, bucket: string, key: string, query: string | undefined, etag: string, first: number, last: number): Promise<IncomingMessage> {
+  const res = await s3.send({ method: 'GET', bucket, key, query, headers: { range: `bytes=${first}-${last}`, 'if-match': etag } });
+  if (res.statusCode === 412) { res.resume(); throw new GatewayError('GatewayObjectChanged'); }
+  if (res.statusCode !== 206 && res.statusCode !== 200) { res.resume(); throw new GatewayError('Internal', { message: `upstream answered ${res.statusCode} to a ranged read` }); }
+  return res;
+}
+
+async function readHeaderAt(s3: UpstreamS3, bucket: string, key: string, query: string | undefined, etag: string, at: number) {
+  const res = await fetchRange(s3, bucket, key, query, etag, at, at + HEADER - 1);
+  const chunks: Buffer[] = [];
+  for await (const c of res) chunks.push(c as Buffer);
+  try { return decodeHeader(Buffer.concat(chunks)); } catch { throw new GatewayError('ObjectNotAuthentic'); }
+}
+
+/** GetObject and HeadObject of an object in a `gateway` scope, with or without a key. */
+export async function getObject(ctx: RequestContext, s3: UpstreamS3): Promise<void> {
+  const { bucket, key } = ctx.target! as { bucket: string; key: string };
+  const query = versionQuery(ctx);
+  const head = ctx.method === 'HEAD' || ctx.headers.range !== undefined;
+  const res = await s3.send({ method: head ? 'HEAD' : 'GET', bucket, key, query, headers: conditions(ctx) });
+  const status = res.statusCode ?? 502;
+  if (status !== 200) return relay(ctx, res);
+  let dataKey: Buffer | undefined;
+  try {
+    dataKey = dataKeyOf(ctx, res, bucket, key);
+  } catch (e) { res.resume(); throw e; }
+  if (!dataKey) {
+    // not in the gateway's format, no key sent: the object is the store's, as it is
+    if (!head || ctx.method === 'HEAD') return relay(ctx, res);
+    res.resume();
+    const plain = await s3.send({ method: 'GET', bucket, key, query, headers: { ...conditions(ctx), range: String(ctx.headers.range) } });
+    return relay(ctx, plain);
+  }
+  ctx.upstreamResponseHeaders = res.headers;
+  const etag = String(res.headers.etag ?? '');
+  const parts = partsOf(etag);
+  const size = plainSizeOf(Number(res.headers['content-length'] ?? -1), parts);
+  if (size === undefined) { res.resume(); throw new GatewayError('ObjectNotAuthentic'); }
+  const base = { ...readHeaders(res), ...echo(ctx.sseC), 'x-amz-request-id': ctx.id, 'accept-ranges': 'bytes' };
+  const range = parseRange(ctx.headers.range, size);
+  if (ctx.method === 'HEAD') {
+    res.resume();
+    ctx.res.writeHead(200, { ...base, 'content-length': String(size) });
+    ctx.res.end();
+    return;
+  }
+  if (!range) {
+    if (head) { // a Range S3 ignores: the whole object
+      res.resume();
+      const whole = await s3.send({ method: 'GET', bucket, key, query, headers: { 'if-match': etag } });
+      if (whole.statusCode !== 200) return relay(ctx, whole);
+      return sendDecrypted(ctx, 200, { ...base, 'content-length': String(size) }, pipeDecrypt(whole, new DecryptStream({ dataKey, parts })));
+    }
+    return sendDecrypted(ctx, 200, { ...base, 'content-length': String(size) }, pipeDecrypt(res, new DecryptStream({ dataKey, parts })));
+  }
+  res.resume();
+  // uniform parts (checked at completion): part 1's header tells their size
+  const partSize = parts === 1 ? Math.max(size, 1) : (await readHeaderAt(s3, bucket, key, query, etag, 0)).plainSize;
+  if (parts > 1 && (partSize <= 0 || partSize % SEGMENT !== 0)) throw new GatewayError('ObjectNotAuthentic');
+  const plan = planRange(size, partSize, range.first, range.last);
+  const header = plan.headerAt === undefined ? undefined : await readHeaderAt(s3, bucket, key, query, etag, plan.headerAt);
+  const data = await fetchRange(s3, bucket, key, query, etag, plan.cipherFirst, plan.cipherLast);
+  return sendDecrypted(ctx, 206, { ...base, 'content-length': String(plan.length), 'content-range': `bytes ${range.first}-${range.last}/${size}` },
+    pipeDecrypt(data, new DecryptStream({ dataKey, start: header ? { header, segment: plan.segment } : undefined, skip: plan.skip, length: plan.length })));
+}
+
+/** upstream body → decryption; an upstream that breaks off mid-body fails the decryption too */
+function pipeDecrypt(from: IncomingMessage, to: DecryptStream): DecryptStream {
+  from.once('error', (e) => to.destroy(e));
+  from.once('aborted', () => to.destroy(new FormatError('the store broke off the object mid-body')));
+  return from.pipe(to);
+}
+
+function versionQuery(ctx: RequestContext): string | undefined {
+  const v = ctx.target?.query.get('versionId');
+  return v ? `versionId=${encodeURIComponent(v)}` : undefined;
+}
+
+// ---- multipart ----
+
+const ENVELOPE = /^(.+)\.(1\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{64})$/;
+
+/** The upload id the client holds → the store's, and the wrapped data key; undefined: an upload the gateway did not encrypt. */
+export function openUploadId(id: string): { upstream: string; meta: string } | undefined {
+  const m = ENVELOPE.exec(id);
+  return m ? { upstream: m[1]!, meta: m[2]! } : undefined;
+}
+
+function uploadQuery(ctx: RequestContext, upstreamId: string): string {
+  const q = new URLSearchParams(ctx.target!.query);
+  q.set('uploadId', upstreamId);
+  return [...q].map(([k, v]) => (v === '' && (k === 'uploads') ? k : `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)).join('&');
+}
+
+const xmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+export async function createUpload(ctx: RequestContext, s3: UpstreamS3): Promise<void> {
+  const { bucket, key } = ctx.target! as { bucket: string; key: string };
+  const dataKey = newDataKey();
+  const meta = wrapDataKey(ctx.sseC!, bucket, key, dataKey);
+  dataKey.fill(0);
+  const res = await s3.send({ method: 'POST', bucket, key, query: 'uploads', headers: { ...writeHeaders(ctx), [META]: meta } });
+  if (res.statusCode !== 200) return relay(ctx, res);
+  ctx.upstreamResponseHeaders = res.headers;
+  const xml = await readBody(res);
+  const id = xmlField(xml, 'UploadId');
+  if (!id) throw new GatewayError('Internal', { message: 'CreateMultipartUpload: no UploadId in the answer' });
+  const body = xml.replace(/<UploadId>[\s\S]*?<\/UploadId>/, `<UploadId>${xmlEscape(`${id}.${meta}`)}</UploadId>`);
+  ctx.captured = { ...ctx.captured, response: [Buffer.from(body)] };
+  sendXml(ctx, 200, body, echo(ctx.sseC));
+}
+
+/** The data key of an upload from its id, with the client's key; S3's answers when it cannot be had. */
+function uploadKey(ctx: RequestContext, envelope: { meta: string }): Buffer {
+  if (!ctx.sseC) throw new GatewayError('UploadNeedsKey');
+  try {
+    return unwrapDataKey(ctx.sseC, ctx.target!.bucket!, ctx.target!.key!, envelope.meta);
+  } catch (e) {
+    if (e instanceof FormatError) throw new GatewayError('UploadKeyMismatch');
+    throw e;
+  }
+}
+
+export async function uploadPart(ctx: RequestContext, s3: UpstreamS3, envelope: { upstream: string; meta: string }): Promise<void> {
+  const { bucket, key } = ctx.target! as { bucket: string; key: string };
+  const partNumber = Number(ctx.target!.query.get('partNumber'));
+  if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10000) throw new GatewayError('Internal', { message: 'UploadPart: no valid partNumber' });
+  const dataKey = uploadKey(ctx, envelope);
+  const res = await putEncrypted(ctx, s3, { bucket, key, query: uploadQuery(ctx, envelope.upstream), headers: {} }, dataKey, partNumber);
+  dataKey.fill(0);
+  if ((res.statusCode ?? 502) >= 300) return relay(ctx, res);
+  res.resume();
+  ctx.upstreamResponseHeaders = res.headers;
+  sendEmpty(ctx, 200, { ...pick(res, ['etag']), ...echo(ctx.sseC) });
+}
+
+/** Part sizes of an upload as the store has them (ListParts, every page). */
+async function storedParts(s3: UpstreamS3, bucket: string, key: string, upstreamId: string): Promise<Map<number, number>> {
+  const sizes = new Map<number, number>();
+  let marker = '';
+  for (;;) {
+    const q = `uploadId=${encodeURIComponent(upstreamId)}&max-parts=1000${marker ? `&part-number-marker=${marker}` : ''}`;
+    const res = await s3.send({ method: 'GET', bucket, key, query: q });
+    const xml = await readBody(res, 16 << 20);
+    if (res.statusCode !== 200) throw new GatewayError('Internal', { message: `ListParts answered ${res.statusCode} during CompleteMultipartUpload` });
+    for (const p of xmlBlocks(xml, 'Part')) sizes.set(Number(xmlField(p, 'PartNumber')), Number(xmlField(p, 'Size')));
+    if (xmlField(xml, 'IsTruncated') !== 'true') return sizes;
+    marker = xmlField(xml, 'NextPartNumberMarker') ?? '';
+    if (!marker) return sizes;
+  }
+}
+
+export async function completeUpload(ctx: RequestContext, s3: UpstreamS3, envelope: { upstream: string; meta: string }): Promise<void> {
+  const { bucket, key } = ctx.target! as { bucket: string; key: string };
+  if (ctx.expectContinue) ctx.res.writeContinue();
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of ctx.body ?? clientBody(ctx)) { n += (c as Buffer).length; if (n > 1 << 20) throw new GatewayError('Internal', { message: 'CompleteMultipartUpload body over 1 MiB' }); chunks.push(c as Buffer); }
+  const body = Buffer.concat(chunks);
+  ctx.captured = { ...ctx.captured, request: [body] };
+  const listed = xmlBlocks(body.toString('utf8'), 'Part').map((p) => Number(xmlField(p, 'PartNumber')));
+  const stored = await storedParts(s3, bucket, key, envelope.upstream);
+  // the layout docs/format.md reads by: every part but the last the same multiple of 64 KiB, the last not empty nor larger
+  const plain = listed.map((p) => (stored.has(p) ? plainSizeOf(stored.get(p)!, 1) : undefined));
+  if (plain.every((p) => p !== undefined)) {
+    const sizes = plain as number[];
+    const first = sizes[0] ?? 0;
+    const ok = sizes.length > 0 && sizes.slice(0, -1).every((s) => s === first && s % SEGMENT === 0) && sizes[sizes.length - 1]! > 0 && sizes[sizes.length - 1]! <= first || sizes.length === 1 && sizes[0]! >= 0;
+    if (!ok) throw new GatewayError('GatewayPartLayout');
+  } // a part the store does not have: the store answers InvalidPart itself
+  const res = await s3.send({ method: 'POST', bucket, key, query: uploadQuery(ctx, envelope.upstream), headers: { 'content-type': 'application/xml' }, body });
+  ctx.upstreamResponseHeaders = res.headers;
+  if (res.statusCode !== 200) return relay(ctx, res);
+  const xml = await readBody(res);
+  ctx.captured = { ...ctx.captured, response: [Buffer.from(xml)] };
+  sendXml(ctx, 200, xml, { ...pick(res, ['x-amz-version-id']), ...echo(ctx.sseC) });
+}
+
+export async function abortUpload(ctx: RequestContext, s3: UpstreamS3, envelope: { upstream: string }): Promise<void> {
+  const { bucket, key } = ctx.target! as { bucket: string; key: string };
+  const res = await s3.send({ method: 'DELETE', bucket, key, query: uploadQuery(ctx, envelope.upstream) });
+  if (res.statusCode !== 204 && res.statusCode !== 200) return relay(ctx, res);
+  res.resume();
+  ctx.upstreamResponseHeaders = res.headers;
+  sendEmpty(ctx, res.statusCode, {});
+}
+
+/** ListParts: the store's answer with plaintext sizes and the client's upload id. */
+export async function listParts(ctx: RequestContext, s3: UpstreamS3, envelope: { upstream: string; meta: string }): Promise<void> {
+  const { bucket, key } = ctx.target! as { bucket: string; key: string };
+  const res = await s3.send({ method: 'GET', bucket, key, query: uploadQuery(ctx, envelope.upstream) });
+  if (res.statusCode !== 200) return relay(ctx, res);
+  ctx.upstreamResponseHeaders = res.headers;
+  const xml = (await readBody(res, 16 << 20))
+    .replace(/<UploadId>[\s\S]*?<\/UploadId>/, `<UploadId>${xmlEscape(`${envelope.upstream}.${envelope.meta}`)}</UploadId>`)
+    .replace(/<Size>(\d+)<\/Size>/g, (whole, c: string) => { const p = plainSizeOf(Number(c), 1); return p === undefined ? whole : `<Size>${p}</Size>`; });
+  sendXml(ctx, 200, xml, {});
+}

@@ -1,0 +1,188 @@
+/**
+ * `encryption.mode gateway` (issue 10) against the real RGW 16, used as a store that never sees
+ * SSE-C: every answer is compared with what S3 gives for SSE-C (bytes, sizes, key-MD5 echo,
+ * errors), and what RGW holds is checked to be ciphertext with no key in it.
+ */
+import t from 'tap';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startGateway } from '../helpers/gateway.js';
+import { bucketName, createBucket, rgwRequest, sharedRgw } from '../helpers/rgw.js';
+import { s3Raw, type RawResponse } from '../helpers/s3-raw.js';
+import { awsCli, boto3, sseKey, type SseKey } from '../helpers/clients.js';
+import { s3Error } from '../helpers/fingerprints-e2e.js';
+import { cipherPartSize, HEADER, SEGMENT, TAG } from '../../src/encryption/format.js';
+
+const rgw = await sharedRgw();
+const bucket = bucketName('gwenc');
+await createBucket(rgw, bucket);
+const gw = await startGateway({
+  upstream: rgw.http,
+  args: ['--auth-mode', 'none', '--encryption-mode', 'gateway', '--upstream-access-key-id', rgw.accessKey, '--upstream-secret-access-key', rgw.secretKey],
+});
+t.teardown(() => gw.stop());
+const ep = { url: gw.url, accessKey: 'any', secretKey: 'any', region: rgw.region, caFile: gw.caFile };
+const triplet = (k: SseKey) => ({
+  'x-amz-server-side-encryption-customer-algorithm': 'AES256', 'x-amz-server-side-encryption-customer-key': k.b64, 'x-amz-server-side-encryption-customer-key-md5': k.md5,
+});
+const K = sseKey();
+const other = sseKey();
+const put = (key: string, body: Buffer, k: SseKey | null = K, headers: Record<string, string> = {}) => s3Raw(ep, { method: 'PUT', path: `/${bucket}/${key}`, headers: { ...(k ? triplet(k) : {}), ...headers }, body });
+const get = (key: string, k: SseKey | null = K, headers: Record<string, string> = {}, method = 'GET') => s3Raw(ep, { method, path: `/${bucket}/${key}`, headers: { ...(k ? triplet(k) : {}), ...headers } });
+const stored = (key: string) => rgwRequest(rgw, { method: 'GET', path: `/${bucket}/${key}` });
+const code = (r: RawResponse) => `${r.status} ${s3Error(r.body).code ?? ''}`.trim();
+
+t.test('PutObject / GetObject / HeadObject: S3 answers for the client, ciphertext in the store', async (t) => {
+  for (const size of [0, 1, 100, SEGMENT - 1, SEGMENT, SEGMENT + 1, 200_000]) {
+    const body = randomBytes(size);
+    const p = await put(`obj-${size}`, body, K, { 'content-type': 'application/x-test', 'x-amz-meta-color': 'blue' });
+    t.equal(p.status, 200, `${size} B: PUT 200`);
+    t.equal(p.headers['x-amz-server-side-encryption-customer-key-md5'], K.md5, `${size} B: PUT echoes the key-MD5`);
+    const g = await get(`obj-${size}`);
+    t.ok(g.status === 200 && g.body.equals(body), `${size} B: GET returns the bytes`);
+    t.equal(g.headers['content-length'], String(size), `${size} B: GET Content-Length is the plaintext's`);
+    t.equal(g.headers['x-amz-server-side-encryption-customer-algorithm'], 'AES256');
+    t.equal(g.headers['content-type'], 'application/x-test', 'content type kept');
+    t.equal(g.headers['x-amz-meta-color'], 'blue', 'user metadata kept');
+    t.notOk(g.headers['x-amz-meta-ssecgw'], 'the format metadata is not shown to the client');
+    const h = await get(`obj-${size}`, K, {}, 'HEAD');
+    t.equal(h.headers['content-length'], String(size), `${size} B: HEAD Content-Length is the plaintext's`);
+    const s = await stored(`obj-${size}`);
+    t.equal(s.status, 200, 'the store holds the object');
+    t.equal(s.body.length, cipherPartSize(size), `${size} B: the store holds ${cipherPartSize(size)} bytes of ciphertext`);
+    t.match(String(s.headers['x-amz-meta-ssecgw']), /^1\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{64}$/, 'the wrapped data key in the metadata');
+    t.notOk(s.headers['x-amz-server-side-encryption-customer-algorithm'], 'the store did no SSE-C: it never saw a key');
+    if (size >= 32) t.equal(s.body.indexOf(body.subarray(0, 32)), -1, 'no plaintext run in the store');
+    for (const form of [K.raw, Buffer.from(K.b64), Buffer.from(K.md5)]) {
+      t.equal(Buffer.concat([s.body, Buffer.from(JSON.stringify(s.headers))]).indexOf(form), -1, 'no form of the key in the store');
+    }
+  }
+});
+
+t.test('errors as S3 gives them for SSE-C', async (t) => {
+  await put('errs', Buffer.from('secret'));
+  t.equal(code(await get('errs', other)), '403 AccessDenied', 'a wrong key: 403 AccessDenied');
+  t.equal((await get('errs', other, {}, 'HEAD')).status, 403, 'HEAD with a wrong key: 403');
+  t.same(s3Error((await get('errs', null)).body), { code: 'InvalidRequest', message: 'The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.' }, 'no key: 400 InvalidRequest');
+  t.equal((await get('errs', null, {}, 'HEAD')).status, 400, 'HEAD without a key: 400');
+  await put('plain', Buffer.from('plain text'), null);
+  const plain = await get('plain', null);
+  t.ok(plain.status === 200 && plain.body.toString() === 'plain text', 'a request without SSE-C passes through');
+  t.same(s3Error((await get('plain')).body), { code: 'InvalidRequest', message: 'The encryption parameters are not applicable to this object.' }, 'SSE-C GET of a plain object: 400');
+  t.equal(code(await get('no-such-key')), '404 NoSuchKey', 'missing object: 404 NoSuchKey');
+  const md5 = await put('md5-bad', Buffer.from('abc'), K, { 'content-md5': createHash('md5').update('abd').digest('base64') });
+  t.equal(code(md5), '400 BadDigest', 'Content-MD5 of the plaintext checked: 400 BadDigest');
+  t.equal((await stored('md5-bad')).status, 404, 'and nothing was stored');
+  const md5ok = await put('md5-ok', Buffer.from('abc'), K, { 'content-md5': createHash('md5').update('abc').digest('base64') });
+  t.equal(md5ok.status, 200, 'a right Content-MD5: 200');
+});
+
+t.test('ranges: at every boundary, fetching only their segments', async (t) => {
+  const body = randomBytes(3 * SEGMENT + 1000);
+  await put('ranged', body);
+  const n = body.length;
+  const ranges: [string, number, number][] = [];
+  for (const [a, b] of [[0, 0], [0, SEGMENT - 1], [SEGMENT - 1, SEGMENT], [SEGMENT, 2 * SEGMENT - 1], [100, n - 1], [n - 1, n - 1], [2 * SEGMENT + 5, 3 * SEGMENT + 5]] as const) ranges.push([`bytes=${a}-${b}`, a, b]);
+  ranges.push(['bytes=-10', n - 10, n - 1], [`bytes=${n - 5}-`, n - 5, n - 1], [`bytes=10-${n + 1000}`, 10, n - 1]);
+  for (const [header, a, b] of ranges) {
+    const r = await get('ranged', K, { range: header });
+    t.ok(r.status === 206 && r.body.equals(body.subarray(a, b + 1)), `${header}: 206 with bytes ${a}-${b}`);
+    t.equal(r.headers['content-range'], `bytes ${a}-${b}/${n}`, `${header}: Content-Range in plaintext offsets`);
+  }
+  t.equal(code(await get('ranged', K, { range: `bytes=${n}-` })), '416 InvalidRange', 'a range past the end: 416 InvalidRange');
+  const log = gw.logs().filter((l) => l.msg === 'request' && l.op === 'GetObject').length;
+  t.ok(log > 0, 'requests logged');
+});
+
+t.test('multipart: parallel parts, plaintext sizes, ranges across parts, the part layout rule', async (t) => {
+  const part = 5 << 20;
+  const body = randomBytes(3 * part + 12345);
+  const key = 'mp/object';
+  const create = await s3Raw(ep, { method: 'POST', path: `/${bucket}/${key}`, query: { uploads: '' }, headers: triplet(K) });
+  t.equal(create.status, 200, 'CreateMultipartUpload 200');
+  t.equal(create.headers['x-amz-server-side-encryption-customer-key-md5'], K.md5, 'echoes the key-MD5');
+  const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(create.body.toString())![1]!;
+  const parts = [0, 1, 2, 3].map((i) => body.subarray(i * part, (i + 1) * part));
+  const etags = await Promise.all(parts.map(async (p, i) => {
+    const r = await s3Raw(ep, { method: 'PUT', path: `/${bucket}/${key}`, query: { partNumber: String(i + 1), uploadId }, headers: triplet(K), body: p });
+    t.equal(r.status, 200, `UploadPart ${i + 1} (${p.length} B) 200`);
+    return String(r.headers.etag);
+  }));
+  const wrong = await s3Raw(ep, { method: 'PUT', path: `/${bucket}/${key}`, query: { partNumber: '9', uploadId }, headers: triplet(other), body: Buffer.alloc(10) });
+  t.equal(code(wrong), '400 InvalidArgument', 'UploadPart with another key: refused');
+  const keyless = await s3Raw(ep, { method: 'PUT', path: `/${bucket}/${key}`, query: { partNumber: '9', uploadId }, body: Buffer.alloc(10) });
+  t.equal(code(keyless), '400 InvalidRequest', 'UploadPart without the key: refused');
+  const lp = await s3Raw(ep, { method: 'GET', path: `/${bucket}/${key}`, query: { uploadId } });
+  const sizes = [...lp.body.toString().matchAll(/<Size>(\d+)<\/Size>/g)].map((m) => Number(m[1]));
+  t.same(sizes, parts.map((p) => p.length), 'ListParts shows plaintext sizes');
+  t.ok(lp.body.toString().includes(`<UploadId>${uploadId}</UploadId>`), 'and the client\'s upload id');
+  const xml = `<CompleteMultipartUpload>${etags.map((e, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${e}</ETag></Part>`).join('')}</CompleteMultipartUpload>`;
+  const done = await s3Raw(ep, { method: 'POST', path: `/${bucket}/${key}`, query: { uploadId }, headers: triplet(K), body: xml });
+  t.equal(done.status, 200, 'CompleteMultipartUpload 200');
+  const g = await get(key);
+  t.ok(g.status === 200 && g.body.equals(body), 'GET returns the whole object');
+  t.equal((await get(key, K, {}, 'HEAD')).headers['content-length'], String(body.length), 'HEAD: plaintext size');
+  for (const [a, b] of [[part - 10, part + 10], [0, part], [2 * part - 1, 3 * part + 5], [3 * part, body.length - 1], [part + SEGMENT - 1, part + SEGMENT]]) {
+    const r = await get(key, K, { range: `bytes=${a}-${b}` });
+    t.ok(r.status === 206 && r.body.equals(body.subarray(a, b + 1)), `range ${a}-${b} across parts`);
+  }
+  // a layout the format cannot read by: parts of different sizes
+  const c2 = await s3Raw(ep, { method: 'POST', path: `/${bucket}/${key}-2`, query: { uploads: '' }, headers: triplet(K) });
+  const id2 = /<UploadId>([^<]+)<\/UploadId>/.exec(c2.body.toString())![1]!;
+  const e2: string[] = [];
+  for (const [i, len] of [[1, part], [2, part + SEGMENT], [3, 10]] as const) {
+    e2.push(String((await s3Raw(ep, { method: 'PUT', path: `/${bucket}/${key}-2`, query: { partNumber: String(i), uploadId: id2 }, headers: triplet(K), body: randomBytes(len) })).headers.etag));
+  }
+  const bad = await s3Raw(ep, { method: 'POST', path: `/${bucket}/${key}-2`, query: { uploadId: id2 }, headers: triplet(K), body: `<CompleteMultipartUpload>${e2.map((e, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${e}</ETag></Part>`).join('')}</CompleteMultipartUpload>` });
+  t.equal(code(bad), '400 InvalidPart', 'parts of unequal sizes: 400 InvalidPart, naming the rule');
+  t.match(s3Error(bad.body).message, /multiple of 65536/);
+  const abort = await s3Raw(ep, { method: 'DELETE', path: `/${bucket}/${key}-2`, query: { uploadId: id2 } });
+  t.equal(abort.status, 204, 'the upload stays open and can be aborted');
+});
+
+t.test('tampering in the store, or a copy behind the gateway\'s back: an error, never wrong bytes', async (t) => {
+  const body = randomBytes(2 * SEGMENT + 10);
+  await put('victim', body);
+  const s = await stored('victim');
+  const meta = String(s.headers['x-amz-meta-ssecgw']);
+  const flipped = Buffer.from(s.body);
+  flipped[HEADER + SEGMENT + TAG + 7]! ^= 1;
+  await rgwRequest(rgw, { method: 'PUT', path: `/${bucket}/victim`, headers: { 'x-amz-meta-ssecgw': meta }, body: flipped });
+  const r1 = await get('victim').catch((e: Error) => ({ status: 0, body: Buffer.from(e.message), headers: {} }) as RawResponse);
+  t.ok(r1.status === 0 || !r1.body.equals(body), 'a flipped byte: never the bytes as if nothing happened');
+  t.notOk(r1.body.includes(body.subarray(SEGMENT + 1, SEGMENT + 100)), 'and not the altered segment\'s plaintext');
+  const ranged = await get('victim', K, { range: `bytes=${SEGMENT + 5}-${SEGMENT + 20}` });
+  t.equal(code(ranged), '500 InternalError', 'a range in the altered segment: 500 before any byte');
+  // moved: the ciphertext and its metadata copied to another name by the store
+  await put('origin', body);
+  const o = await stored('origin');
+  await rgwRequest(rgw, { method: 'PUT', path: `/${bucket}/moved`, headers: { 'x-amz-meta-ssecgw': String(o.headers['x-amz-meta-ssecgw']) }, body: o.body });
+  t.equal(code(await get('moved')), '403 AccessDenied', 'a copy under another name does not open');
+});
+
+t.test('real clients: aws-cli (multipart upload, ranged parallel download) and boto3', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gwenc-'));
+  const keyFile = join(dir, 'key.bin');
+  writeFileSync(keyFile, K.raw);
+  const src = join(dir, 'big.bin');
+  const data = randomBytes(20 * 1024 * 1024 + 333);
+  writeFileSync(src, data);
+  const env = { AWS_REQUEST_CHECKSUM_CALCULATION: 'when_required' };
+  const up = await awsCli('v1', ep, ['s3', 'cp', src, `s3://${bucket}/cli/big.bin`, '--sse-c', 'AES256', '--sse-c-key', `fileb://${keyFile}`], { env });
+  t.equal(up.code, 0, 'aws s3 cp up (8 MiB parts)', { stderr: up.stderr });
+  const back = join(dir, 'back.bin');
+  const down = await awsCli('v1', ep, ['s3', 'cp', `s3://${bucket}/cli/big.bin`, back, '--sse-c', 'AES256', '--sse-c-key', `fileb://${keyFile}`], { env });
+  t.equal(down.code, 0, 'aws s3 cp down (ranged GETs in parallel)', { stderr: down.stderr });
+  t.ok(readFileSync(back).equals(data), 'the same 20 MiB');
+  const ls = await awsCli('v1', ep, ['s3api', 'head-object', '--bucket', bucket, '--key', 'cli/big.bin', '--sse-customer-algorithm', 'AES256', '--sse-customer-key', `fileb://${keyFile}`], { env });
+  t.equal(JSON.parse(ls.stdout).ContentLength, data.length, 'head-object: the plaintext size');
+  const b = await boto3(ep, `
+    key = base64.b64decode(sys.argv[1])
+    s3.put_object(Bucket=sys.argv[2], Key='boto/x', Body=b'hello boto', SSECustomerAlgorithm='AES256', SSECustomerKey=key)
+    r = s3.get_object(Bucket=sys.argv[2], Key='boto/x', SSECustomerAlgorithm='AES256', SSECustomerKey=key, Range='bytes=6-9')
+    print(json.dumps({'body': r['Body'].read().decode(), 'md5': r['SSECustomerKeyMD5'], 'range': r['ContentRange']}))
+  `, { args: [K.b64, bucket] });
+  t.same(JSON.parse(b.stdout || '{}'), { body: 'boto', md5: K.md5, range: 'bytes 6-9/10' }, 'boto3: put, ranged get, key-MD5', { stderr: b.stderr });
+});
