@@ -54,6 +54,7 @@ t.test('defaults', async (t) => {
     log: { level: 'info' },
     shutdown: { graceMs: 10000 },
     workers: 0,
+    encryption: { mode: 'upstream' },
   }, 'every default, ~ expanded');
   t.equal(cfg.listen.httpPort, undefined, 'plaintext listener off by default');
   t.equal(cfg.fingerprint.secret, undefined, 'no fingerprint secret by default');
@@ -69,6 +70,12 @@ t.test('defaults', async (t) => {
   // the loader never reads the process environment when given one
   process.env.SSEC_GATEWAY_LOG_LEVEL = 'debug';
   try { t.equal(load().log.level, 'info', 'explicit env replaces process.env'); } finally { delete process.env.SSEC_GATEWAY_LOG_LEVEL; }
+});
+
+t.test('encryption.mode gateway needs the gateway to sign upstream', async (t) => {
+  t.throws(() => load({ env: { SSEC_GATEWAY_ENCRYPTION_MODE: 'gateway' } }), /encryption\.mode gateway changes the body .*auth\.mode sigv4 or none/, 'passthrough refused, saying why');
+  const cfg = load({ env: { SSEC_GATEWAY_ENCRYPTION_MODE: 'gateway', SSEC_GATEWAY_AUTH_MODE: 'none', SSEC_GATEWAY_UPSTREAM_ACCESS_KEY_ID: 'a', SSEC_GATEWAY_UPSTREAM_SECRET_ACCESS_KEY: 'b' } });
+  t.equal(cfg.encryption.mode, 'gateway', 'auth.mode none: accepted');
 });
 
 t.test('precedence: defaults < file < env < flags', async (t) => {
