@@ -34,7 +34,7 @@ const READ_HEADERS = /^(etag|last-modified|content-type|cache-control|content-di
 /** Conditional read headers, passed to every upstream read of one GET. */
 const CONDITIONS = ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since'];
 
-function writeHeaders(ctx: RequestContext): HeaderInput {
+export function writeHeaders(ctx: RequestContext): HeaderInput {
   const out: HeaderInput = {};
   for (const [k, v] of Object.entries(ctx.headers)) {
     if (v === undefined || k === META || !WRITE_HEADERS.test(k)) continue;
@@ -46,7 +46,7 @@ function writeHeaders(ctx: RequestContext): HeaderInput {
   return out;
 }
 
-function readHeaders(res: IncomingMessage): Record<string, string> {
+export function readHeaders(res: IncomingMessage): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && k !== META && READ_HEADERS.test(k)) out[k] = Array.isArray(v) ? v.join(',') : v;
   return out;
@@ -58,7 +58,7 @@ function conditions(ctx: RequestContext): HeaderInput {
   return out;
 }
 
-function echo(key: CustomerKey | undefined): Record<string, string> {
+export function echo(key: CustomerKey | undefined): Record<string, string> {
   return key ? { [SSEC.algorithm]: 'AES256', [SSEC.keyMd5]: key.keyMd5 } : {};
 }
 
@@ -71,7 +71,7 @@ export function partsOf(etag: string | undefined): number {
 // ---- answering ----
 
 /** Relays an upstream answer that is not ours to change (errors normalised, 304/412 as they are). */
-async function relay(ctx: RequestContext, res: IncomingMessage): Promise<void> {
+export async function relay(ctx: RequestContext, res: IncomingMessage): Promise<void> {
   ctx.upstreamResponseHeaders = res.headers;
   const status = res.statusCode ?? 502;
   if (status >= 400) {
@@ -121,7 +121,7 @@ async function sendDecrypted(ctx: RequestContext, status: number, headers: Recor
 }
 
 /** The object's data key, or the S3 answer for a key that does not open it / an object not in the format. */
-function dataKeyOf(ctx: RequestContext, res: IncomingMessage, bucket: string, key: string): Buffer | undefined {
+export function dataKeyOf(ctx: RequestContext, res: IncomingMessage, bucket: string, key: string): Buffer | undefined {
   const meta = res.headers[META];
   if (typeof meta !== 'string') {
     if (ctx.sseC) throw new GatewayError('EncryptionNotApplicable');
@@ -163,25 +163,21 @@ function md5Check(ctx: RequestContext): Transform[] {
   return [new CheckMd5(b)];
 }
 
-/** Encrypts the client's body as one part and PUTs it; resolves with the store's answer. */
-async function putEncrypted(ctx: RequestContext, s3: UpstreamS3, call: { bucket: string; key: string; query?: string; headers: HeaderInput }, dataKey: Buffer, partNumber: number): Promise<IncomingMessage> {
-  const size = plainLength(ctx);
-  const checks = md5Check(ctx);
-  if (ctx.expectContinue) ctx.res.writeContinue();
-  const source = ctx.body ?? clientBody(ctx);
+/** Encrypts `source` (exactly `size` bytes) as one part and PUTs it; resolves with the store's answer. */
+export async function putPart(s3: UpstreamS3, call: { bucket: string; key: string; query?: string; headers: HeaderInput }, dataKey: Buffer, partNumber: number, size: number, source: NodeJS.ReadableStream, checks: Transform[] = []): Promise<IncomingMessage> {
   const encrypt = new EncryptPart(dataKey, partNumber, size);
   // pipe(), not pipeline(): a failed check must not destroy the client's request (its answer is still to be sent);
   // destroying `encrypt` aborts the upstream PUT, so nothing partial is stored
   let failed: unknown;
   const fail = (e: unknown) => { failed ??= e; encrypt.destroy(e as Error); };
-  let from = source as NodeJS.ReadableStream;
+  let from = source;
   for (const t of [...checks, encrypt]) { from.pipe(t); from = t; }
   for (const t of checks) t.once('error', fail);
   encrypt.once('error', (e) => { failed ??= e; });
   let ended = false;
   source.once('end', () => { ended = true; });
   source.once('error', fail);
-  source.once('close', () => { if (!ended) fail(new GatewayError('ClientTimeout', { message: 'The client stopped sending the body.' })); });
+  source.once('close', () => { if (!ended) fail(new GatewayError('ClientTimeout', { message: 'The body stopped before its end.' })); });
   try {
     return await s3.send({ method: 'PUT', bucket: call.bucket, key: call.key, query: call.query, headers: { ...call.headers, 'content-length': String(cipherPartSize(size)) }, body: encrypt });
   } catch (e) {
@@ -189,6 +185,14 @@ async function putEncrypted(ctx: RequestContext, s3: UpstreamS3, call: { bucket:
     if (failed instanceof FormatError) throw new GatewayError('ClientTimeout', { message: `The request body did not match its length: ${failed.message}.` });
     throw e;
   }
+}
+
+/** The client's body, encrypted as one part (its Content-MD5 checked before the part is complete). */
+async function putEncrypted(ctx: RequestContext, s3: UpstreamS3, call: { bucket: string; key: string; query?: string; headers: HeaderInput }, dataKey: Buffer, partNumber: number): Promise<IncomingMessage> {
+  const size = plainLength(ctx);
+  const checks = md5Check(ctx);
+  if (ctx.expectContinue) ctx.res.writeContinue();
+  return putPart(s3, call, dataKey, partNumber, size, (ctx.body ?? clientBody(ctx)) as NodeJS.ReadableStream, checks);
 }
 
 export async function putObject(ctx: RequestContext, s3: UpstreamS3): Promise<void> {
@@ -203,20 +207,20 @@ export async function putObject(ctx: RequestContext, s3: UpstreamS3): Promise<vo
   sendEmpty(ctx, 200, { ...pick(res, ['etag', 'x-amz-version-id']), ...echo(ctx.sseC) });
 }
 
-function pick(res: IncomingMessage, names: string[]): Record<string, string> {
+export function pick(res: IncomingMessage, names: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const n of names) { const v = res.headers[n]; if (typeof v === 'string') out[n] = v; }
   return out;
 }
 
-function sendEmpty(ctx: RequestContext, status: number, headers: Record<string, string>): void {
+export function sendEmpty(ctx: RequestContext, status: number, headers: Record<string, string>): void {
   ctx.res.writeHead(status, { ...headers, 'x-amz-request-id': ctx.id, 'content-length': '0' });
   ctx.res.end();
 }
 
 // ---- reads ----
 
-interface Range { first: number; last: number }
+export interface Range { first: number; last: number }
 
 /** `bytes=a-b`, `bytes=a-`, `bytes=-n` against the plaintext size; undefined: not a single byte range (S3 then sends the whole object). */
 export function parseRange(header: unknown, size: number): Range | undefined {
@@ -283,21 +287,36 @@ export async function getObject(ctx: RequestContext, s3: UpstreamS3): Promise<vo
   if (!range) {
     if (head) { // a Range S3 ignores: the whole object
       res.resume();
-      const whole = await s3.send({ method: 'GET', bucket, key, query, headers: { 'if-match': etag } });
-      if (whole.statusCode !== 200) return relay(ctx, whole);
-      return sendDecrypted(ctx, 200, { ...base, 'content-length': String(size) }, pipeDecrypt(whole, new DecryptStream({ dataKey, parts })));
+      return sendDecrypted(ctx, 200, { ...base, 'content-length': String(size) }, await decryptWhole(s3, { bucket, key, query }, { etag, size, parts, dataKey }));
     }
     return sendDecrypted(ctx, 200, { ...base, 'content-length': String(size) }, pipeDecrypt(res, new DecryptStream({ dataKey, parts })));
   }
   res.resume();
+  const body = await decryptRange(s3, { bucket, key, query }, { etag, size, parts, dataKey }, range);
+  return sendDecrypted(ctx, 206, { ...base, 'content-length': String(range.last - range.first + 1), 'content-range': `bytes ${range.first}-${range.last}/${size}` }, body);
+}
+
+/** An object in the format, as its HEAD told it. */
+export interface FormatObject { etag: string; size: number; parts: number; dataKey: Buffer }
+
+/** Plaintext bytes first…last of an object: its segments only (and a part header or two), decrypted. */
+export async function decryptRange(s3: UpstreamS3, ref: { bucket: string; key: string; query?: string }, o: FormatObject, range: Range): Promise<DecryptStream> {
+  const { bucket, key, query } = ref;
   // uniform parts (checked at completion): part 1's header tells their size
-  const partSize = parts === 1 ? Math.max(size, 1) : (await readHeaderAt(s3, bucket, key, query, etag, 0)).plainSize;
-  if (parts > 1 && (partSize <= 0 || partSize % SEGMENT !== 0)) throw new GatewayError('ObjectNotAuthentic');
-  const plan = planRange(size, partSize, range.first, range.last);
-  const header = plan.headerAt === undefined ? undefined : await readHeaderAt(s3, bucket, key, query, etag, plan.headerAt);
-  const data = await fetchRange(s3, bucket, key, query, etag, plan.cipherFirst, plan.cipherLast);
-  return sendDecrypted(ctx, 206, { ...base, 'content-length': String(plan.length), 'content-range': `bytes ${range.first}-${range.last}/${size}` },
-    pipeDecrypt(data, new DecryptStream({ dataKey, start: header ? { header, segment: plan.segment } : undefined, skip: plan.skip, length: plan.length })));
+  const partSize = o.parts === 1 ? Math.max(o.size, 1) : (await readHeaderAt(s3, bucket, key, query, o.etag, 0)).plainSize;
+  if (o.parts > 1 && (partSize <= 0 || partSize % SEGMENT !== 0)) throw new GatewayError('ObjectNotAuthentic');
+  const plan = planRange(o.size, partSize, range.first, range.last);
+  const header = plan.headerAt === undefined ? undefined : await readHeaderAt(s3, bucket, key, query, o.etag, plan.headerAt);
+  const data = await fetchRange(s3, bucket, key, query, o.etag, plan.cipherFirst, plan.cipherLast);
+  return pipeDecrypt(data, new DecryptStream({ dataKey: o.dataKey, start: header ? { header, segment: plan.segment } : undefined, skip: plan.skip, length: plan.length }));
+}
+
+/** The whole plaintext of an object. */
+export async function decryptWhole(s3: UpstreamS3, ref: { bucket: string; key: string; query?: string }, o: FormatObject): Promise<DecryptStream> {
+  const res = await s3.send({ method: 'GET', bucket: ref.bucket, key: ref.key, query: ref.query, headers: { 'if-match': o.etag } });
+  if (res.statusCode === 412) { res.resume(); throw new GatewayError('GatewayObjectChanged'); }
+  if (res.statusCode !== 200) { res.resume(); throw new GatewayError('Internal', { message: `upstream answered ${res.statusCode} to a read` }); }
+  return pipeDecrypt(res, new DecryptStream({ dataKey: o.dataKey, parts: o.parts }));
 }
 
 /** upstream body → decryption; an upstream that breaks off mid-body fails the decryption too */
@@ -322,7 +341,7 @@ export function openUploadId(id: string): { upstream: string; meta: string } | u
   return m ? { upstream: m[1]!, meta: m[2]! } : undefined;
 }
 
-function uploadQuery(ctx: RequestContext, upstreamId: string): string {
+export function uploadQuery(ctx: RequestContext, upstreamId: string): string {
   const q = new URLSearchParams(ctx.target!.query);
   q.set('uploadId', upstreamId);
   return [...q].map(([k, v]) => (v === '' && (k === 'uploads') ? k : `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)).join('&');
@@ -347,7 +366,7 @@ export async function createUpload(ctx: RequestContext, s3: UpstreamS3): Promise
 }
 
 /** The data key of an upload from its id, with the client's key; S3's answers when it cannot be had. */
-function uploadKey(ctx: RequestContext, envelope: { meta: string }): Buffer {
+export function uploadKey(ctx: RequestContext, envelope: { meta: string }): Buffer {
   if (!ctx.sseC) throw new GatewayError('UploadNeedsKey');
   try {
     return unwrapDataKey(ctx.sseC, ctx.target!.bucket!, ctx.target!.key!, envelope.meta);

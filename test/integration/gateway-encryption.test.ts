@@ -162,6 +162,58 @@ t.test('tampering in the store, or a copy behind the gateway\'s back: an error, 
   t.equal(code(await get('moved')), '403 AccessDenied', 'a copy under another name does not open');
 });
 
+t.test('copies: any mix of encrypted and plain, the data key re-wrapped server-side when it can be', async (t) => {
+  const body = randomBytes(300_000);
+  await put('c/src', body, K, { 'content-type': 'text/x-src', 'x-amz-meta-origin': 'src' });
+  const copy = (dst: string, headers: Record<string, string>) => s3Raw(ep, { method: 'PUT', path: `/${bucket}/${dst}`, headers: { 'x-amz-copy-source': `/${bucket}/c/src`, ...headers } });
+  const src = (k: SseKey) => ({
+    'x-amz-copy-source-server-side-encryption-customer-algorithm': 'AES256', 'x-amz-copy-source-server-side-encryption-customer-key': k.b64, 'x-amz-copy-source-server-side-encryption-customer-key-md5': k.md5,
+  });
+  const c1 = await copy('c/dst1', { ...src(K), ...triplet(other) });
+  t.equal(c1.status, 200, 'encrypted → encrypted under another key: 200');
+  t.match(c1.body.toString(), /<CopyObjectResult[^>]*><LastModified>[^<]+<\/LastModified><ETag>/, 'CopyObjectResult');
+  t.equal(c1.headers['x-amz-server-side-encryption-customer-key-md5'], other.md5, 'echoes the destination key-MD5');
+  const g1 = await get('c/dst1', other);
+  t.ok(g1.status === 200 && g1.body.equals(body), 'the copy opens with its new key');
+  t.equal(g1.headers['content-type'], 'text/x-src', 'COPY directive: the source\'s content type');
+  t.equal(g1.headers['x-amz-meta-origin'], 'src', 'and its metadata');
+  t.equal((await get('c/dst1', K)).status, 403, 'not with the source\'s key');
+  t.ok((await stored('c/dst1')).body.equals((await stored('c/src')).body), 'the store copied the ciphertext as it was: no data went through the gateway');
+  t.equal(code(await copy('c/x', triplet(other))), '400 InvalidRequest', 'an encrypted source without its key: 400');
+  t.equal(code(await copy('c/x', { ...src(other), ...triplet(other) })), '403 AccessDenied', 'an encrypted source with a wrong key: 403');
+
+  const c2 = await copy('c/plain', src(K));
+  t.equal(c2.status, 200, 'encrypted → plain: 200');
+  const g2 = await get('c/plain', null);
+  t.ok(g2.status === 200 && g2.body.equals(body), 'the plain copy reads without a key');
+  t.ok((await stored('c/plain')).body.equals(body), 'and the store holds it in plaintext, as asked');
+
+  await put('c/p', body, null);
+  const c3 = await s3Raw(ep, { method: 'PUT', path: `/${bucket}/c/enc`, headers: { 'x-amz-copy-source': `/${bucket}/c/p`, ...triplet(K) } });
+  t.equal(c3.status, 200, 'plain → encrypted: 200');
+  t.ok((await get('c/enc')).body.equals(body), 'the encrypted copy opens with its key');
+  t.equal((await stored('c/enc')).body.indexOf(body.subarray(0, 64)), -1, 'the store holds ciphertext');
+
+  // rotation: the object copied onto itself with a new key (what `rotate` does)
+  const r = await s3Raw(ep, { method: 'PUT', path: `/${bucket}/c/enc`, headers: { 'x-amz-copy-source': `/${bucket}/c/enc`, ...src(K), ...triplet(other) } });
+  t.equal(r.status, 200, 're-keyed in place: 200');
+  t.ok((await get('c/enc', other)).body.equals(body), 'opens with the new key');
+  t.equal((await get('c/enc', K)).status, 403, 'no longer with the old one');
+
+  // UploadPartCopy: a plaintext range of an encrypted source becomes part 1 of an encrypted upload
+  const big = randomBytes((5 << 20) + 4000);
+  await put('c/big', big);
+  const create = await s3Raw(ep, { method: 'POST', path: `/${bucket}/c/mp`, query: { uploads: '' }, headers: triplet(other) });
+  const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(create.body.toString())![1]!;
+  const p1 = await s3Raw(ep, { method: 'PUT', path: `/${bucket}/c/mp`, query: { partNumber: '1', uploadId }, headers: { 'x-amz-copy-source': `/${bucket}/c/big`, 'x-amz-copy-source-range': `bytes=0-${(5 << 20) - 1}`, ...src(K), ...triplet(other) } });
+  t.equal(p1.status, 200, 'UploadPartCopy of an encrypted range: 200');
+  const e1 = /<ETag>([^<]+)<\/ETag>/.exec(p1.body.toString())?.[1]?.replace(/&quot;/g, '"');
+  const p2 = await s3Raw(ep, { method: 'PUT', path: `/${bucket}/c/mp`, query: { partNumber: '2', uploadId }, headers: triplet(other), body: big.subarray(5 << 20) });
+  const done = await s3Raw(ep, { method: 'POST', path: `/${bucket}/c/mp`, query: { uploadId }, headers: triplet(other), body: `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${e1}</ETag></Part><Part><PartNumber>2</PartNumber><ETag>${p2.headers.etag}</ETag></Part></CompleteMultipartUpload>` });
+  t.equal(done.status, 200, 'completed');
+  t.ok((await get('c/mp', other)).body.equals(big), 'the upload made of a copied part and an uploaded one reads back whole');
+});
+
 t.test('real clients: aws-cli (multipart upload, ranged parallel download) and boto3', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gwenc-'));
   const keyFile = join(dir, 'key.bin');

@@ -1,5 +1,6 @@
 import { encryptionModeOf, type PolicyFile } from '../../auth/policy-file.js';
 import { openUploadId, abortUpload, completeUpload, createUpload, getObject, listParts, putObject, uploadPart } from '../../encryption/operations.js';
+import { copyObject, uploadPartCopy } from '../../encryption/copies.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { RequestContext, Stage } from '../../request/context.js';
 import type { CredentialSource } from '../../upstream/credentials.js';
@@ -24,6 +25,7 @@ export interface GatewayEncryptionOptions {
 export function gatewayEncryption(o: GatewayEncryptionOptions): Stage {
   const inScope = (ctx: RequestContext) => ctx.target?.bucket !== undefined && ctx.target.key !== undefined
     && (o.mode === 'gateway' || o.policy().encryption.length > 0) && encryptionModeOf(o.policy(), o.mode, ctx.target.bucket, ctx.target.key) === 'gateway';
+  const sourceScope = (bucket: string, key: string) => encryptionModeOf(o.policy(), o.mode, bucket, key) === 'gateway';
   return {
     name: 'gateway_encryption',
     run(ctx) {
@@ -43,6 +45,9 @@ export function gatewayEncryption(o: GatewayEncryptionOptions): Stage {
         case 'CompleteMultipartUpload': if (envelope) ctx.terminal = (c) => completeUpload(c, s3(c), envelope); return;
         case 'AbortMultipartUpload': if (envelope) ctx.terminal = (c) => abortUpload(c, s3(c), envelope); return;
         case 'ListParts': if (envelope) ctx.terminal = (c) => listParts(c, s3(c), envelope); return;
+        // every copy in scope: the source may be in the format even when the request carries no key
+        case 'CopyObject': ctx.terminal = (c) => copyObject(c, s3(c), sourceScope); return;
+        case 'UploadPartCopy': ctx.terminal = (c) => uploadPartCopy(c, s3(c), envelope, sourceScope); return;
         default:
           // an SSE-C operation this mode does not answer yet must not carry the key to the store
           if (keyed || envelope) throw new GatewayError('GatewayNotYet', { message: `${ctx.operation} with SSE-C is not yet supported by encryption.mode gateway.` });
