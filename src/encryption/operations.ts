@@ -20,6 +20,7 @@ import type { CustomerKey } from '../sse-c/customer-key.js';
 import { normalizeErrorBody } from '../upstream/normalize-error.js';
 import { readBody, type UpstreamS3 } from '../upstream/s3-client.js';
 import type { HeaderInput } from '../sigv4/index.js';
+import { stripAuthQuery } from '../sigv4/sign-upstream.js';
 import {
   FormatError, HEADER, META, SEGMENT, cipherPartSize, decodeHeader, newDataKey, plainSizeOf, unwrapDataKey, wrapDataKey,
 } from './format.js';
@@ -342,9 +343,9 @@ export function openUploadId(id: string): { upstream: string; meta: string } | u
 }
 
 export function uploadQuery(ctx: RequestContext, upstreamId: string): string {
-  const q = new URLSearchParams(ctx.target!.query);
-  q.set('uploadId', upstreamId);
-  return [...q].map(([k, v]) => (v === '' && (k === 'uploads') ? k : `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)).join('&');
+  // the client's query without presign parameters (the gateway signs itself), with the store's upload id
+  return stripAuthQuery(ctx.target!.rawQuery).split('&').filter(Boolean)
+    .map((p) => (p.split('=', 1)[0] === 'uploadId' ? `uploadId=${encodeURIComponent(upstreamId)}` : p)).join('&');
 }
 
 const xmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

@@ -214,6 +214,36 @@ t.test('copies: any mix of encrypted and plain, the data key re-wrapped server-s
   t.ok((await get('c/mp', other)).body.equals(big), 'the upload made of a copied part and an uploaded one reads back whole');
 });
 
+t.test('listings show plaintext sizes (v1, v2, versions, url-encoded keys); aws s3 sync finds nothing to upload again', async (t) => {
+  const sizeOf = async (query: Record<string, string>, key: string) => {
+    const r = await s3Raw(ep, { method: 'GET', path: `/${bucket}`, query });
+    const xml = r.body.toString();
+    const block = [...xml.matchAll(/<(Contents|Version)>([\s\S]*?)<\/\1>/g)].map((m) => m[2]!).find((b) => b.includes(`<Key>${key}</Key>`));
+    return Number(/<Size>(\d+)<\/Size>/.exec(block ?? '')?.[1] ?? -1);
+  };
+  for (const size of [0, 100, SEGMENT + 1, 200_000]) {
+    t.equal(await sizeOf({ 'list-type': '2', prefix: 'obj-' }, `obj-${size}`), size, `ListObjectsV2: obj-${size} is ${size} bytes`);
+  }
+  t.equal(await sizeOf({ prefix: 'obj-' }, 'obj-200000'), 200_000, 'ListObjects (v1)');
+  t.equal(await sizeOf({ versions: '', prefix: 'obj-' }, 'obj-200000'), 200_000, 'ListObjectVersions');
+  t.equal(await sizeOf({ 'list-type': '2', prefix: 'mp/' }, 'mp/object'), 3 * (5 << 20) + 12345, 'a multipart object: its plaintext size');
+  t.equal(await sizeOf({ 'list-type': '2', prefix: 'plain' }, 'plain'), 10, 'a plain object keeps its size');
+  await put('dir with space/é.bin', Buffer.alloc(777));
+  t.equal(await sizeOf({ 'list-type': '2', prefix: 'dir', 'encoding-type': 'url' }, encodeURIComponent('dir with space/é.bin')), 777, 'encoding-type=url (what aws-cli asks for)');
+
+  const dir = mkdtempSync(join(tmpdir(), 'gwenc-sync-'));
+  for (const [name, len] of [['a.bin', 10], ['b.bin', 70_000], ['c.bin', 1]] as const) writeFileSync(join(dir, name), randomBytes(len));
+  const keyFile = join(dir, '..', `key-${process.pid}.bin`);
+  writeFileSync(keyFile, K.raw);
+  const sse = ['--sse-c', 'AES256', '--sse-c-key', `fileb://${keyFile}`];
+  const env = { AWS_REQUEST_CHECKSUM_CALCULATION: 'when_required' };
+  const first = await awsCli('v1', ep, ['s3', 'sync', dir, `s3://${bucket}/sync/`, ...sse], { env });
+  t.equal((first.stdout.match(/^upload:/gm) ?? []).length, 3, 'first sync uploads 3 files', { stderr: first.stderr });
+  const second = await awsCli('v1', ep, ['s3', 'sync', dir, `s3://${bucket}/sync/`, '--size-only', ...sse], { env });
+  t.equal(second.code, 0);
+  t.equal((second.stdout.match(/^upload:/gm) ?? []).length, 0, 'a second sync (sizes compared) uploads nothing', { stdout: second.stdout });
+});
+
 t.test('real clients: aws-cli (multipart upload, ranged parallel download) and boto3', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gwenc-'));
   const keyFile = join(dir, 'key.bin');

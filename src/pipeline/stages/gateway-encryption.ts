@@ -1,11 +1,14 @@
 import { encryptionModeOf, type PolicyFile } from '../../auth/policy-file.js';
 import { openUploadId, abortUpload, completeUpload, createUpload, getObject, listParts, putObject, uploadPart } from '../../encryption/operations.js';
 import { copyObject, uploadPartCopy } from '../../encryption/copies.js';
+import { listObjects, SizeCache } from '../../encryption/listings.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { RequestContext, Stage } from '../../request/context.js';
 import type { CredentialSource } from '../../upstream/credentials.js';
 import { UpstreamS3 } from '../../upstream/s3-client.js';
 import type { Upstream } from '../../upstream/upstream.js';
+
+const LISTINGS = new Set(['ListObjects', 'ListObjectsV2', 'ListObjectVersions']);
 
 export interface GatewayEncryptionOptions {
   /** `encryption.mode`: where no `encryption` rule of the clients file matches */
@@ -26,9 +29,17 @@ export function gatewayEncryption(o: GatewayEncryptionOptions): Stage {
   const inScope = (ctx: RequestContext) => ctx.target?.bucket !== undefined && ctx.target.key !== undefined
     && (o.mode === 'gateway' || o.policy().encryption.length > 0) && encryptionModeOf(o.policy(), o.mode, ctx.target.bucket, ctx.target.key) === 'gateway';
   const sourceScope = (bucket: string, key: string) => encryptionModeOf(o.policy(), o.mode, bucket, key) === 'gateway';
+  /** a listing of this bucket may hold objects in the format */
+  const bucketInScope = (bucket: string) => o.mode === 'gateway' || o.policy().encryption.some((r) => r.mode === 'gateway' && (r.bucket === '*' || r.bucket === bucket));
+  const sizes = new SizeCache();
   return {
     name: 'gateway_encryption',
     run(ctx) {
+      const t = ctx.target;
+      if (LISTINGS.has(ctx.operation) && t?.bucket !== undefined && bucketInScope(t.bucket)) {
+        ctx.terminal = (c) => listObjects(c, new UpstreamS3(o.upstream, o.credentials(c.principal?.client?.upstreamCredentials ?? 'default'), o.region), sizes, sourceScope);
+        return;
+      }
       if (!inScope(ctx)) return;
       const s3 = (c: RequestContext) => new UpstreamS3(o.upstream, o.credentials(c.principal?.client?.upstreamCredentials ?? 'default'), o.region);
       const id = ctx.target!.query.get('uploadId');
