@@ -11,6 +11,7 @@ import type { Logger } from './logging/logger.js';
 import { startPrimary, startWorker, workerCount } from './server/workers.js';
 import { CONFIG_CHECK_HELP, MAIN_HELP, SERVE_HELP } from './cli/help.js';
 import { keysCommand } from './cli/keys.js';
+import { decryptCommand } from './cli/decrypt.js';
 import { ROTATE_BOOLEANS, ROTATE_FLAGS, ROTATE_HELP, rotateCommand } from './cli/rotate.js';
 
 /** The flags of `keys` that are its own, not configuration. */
@@ -62,6 +63,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
       const { config, flags } = load(argv.slice(1), ROTATE_FLAGS, ROTATE_BOOLEANS);
       return await rotateCommand(flags, config, process.stdout);
     }
+    if (cmd === 'decrypt') return await decryptCommand(argv.slice(1), process.stdout, process.stderr);
     if (cmd === 'config' && sub === 'docs') { console.log(settingsMarkdown()); return 0; }
     if (cmd === 'docs' && sub === 'errors') { console.log(errorsMarkdown()); return 0; }
     if (!cmd || wantsHelp || cmd === 'help') { process.stdout.write(MAIN_HELP()); return cmd ? 0 : 2; }

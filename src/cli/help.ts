@@ -9,6 +9,7 @@ Usage:
   ssec-gateway keys list|show|objects|retire|forget
                                                  the SSE-C keys seen, by fingerprint, and their objects
   ssec-gateway rotate --old-key K --new-key K    re-key every object of an old key, in place
+  ssec-gateway decrypt --key K s3://BUCKET/KEY   read an object of encryption.mode gateway without a gateway
   ssec-gateway config docs                       print the configuration table (Markdown)
   ssec-gateway docs errors                       print the error table (Markdown)
   ssec-gateway --version

@@ -29,6 +29,8 @@ import { credentialSource } from '../upstream/credentials.js';
 import { encodeKey, expectOk, readBody, UpstreamS3 } from '../upstream/s3-client.js';
 import { createUpstream } from '../upstream/upstream.js';
 import { detectProfile } from '../upstream/detect-profile.js';
+import { EMPTY_POLICY, encryptionModeOf, loadPolicyFile } from '../auth/policy-file.js';
+import { formatOpens, rekeyInPlace } from '../encryption/rekey.js';
 
 export const ROTATE_HELP = `Usage: ssec-gateway rotate --old-key KEY --new-key KEY [options] [gateway flags]
 
@@ -44,13 +46,15 @@ Options:
   --dry-run           list what would be re-keyed; change nothing
   --all-versions      versioned buckets: every version the old key opens, not only the current one
                       (each is copied, oldest first, and the old-key version deleted once verified)
+  --reencrypt         objects of encryption.mode gateway: encrypt the data again under a new data
+                      key (for a compromised key), instead of re-wrapping the data key in place
 Gateway flags (--config, --upstream, --upstream-credentials, --upstream-access-key-id,
 --upstream-secret-access-key, --upstream-profile, --redis-url, --fingerprint-secret, …) say
 where the objects and the inventory are; see 'ssec-gateway serve --help'.
 `;
 
-export const ROTATE_FLAGS = ['old-key', 'new-key', 'bucket', 'prefix', 'concurrency', 'dry-run', 'all-versions'];
-export const ROTATE_BOOLEANS = ['dry-run', 'all-versions'];
+export const ROTATE_FLAGS = ['old-key', 'new-key', 'bucket', 'prefix', 'concurrency', 'dry-run', 'all-versions', 'reencrypt'];
+export const ROTATE_BOOLEANS = ['dry-run', 'all-versions', 'reencrypt'];
 
 interface Target { bucket: string; key: string; versionId?: string; size?: number; isLatest?: boolean }
 
@@ -151,16 +155,21 @@ export async function rotateCommand(flags: Map<string, string[]>, config: Gatewa
   const store = await createFingerprintStore(config, { metrics, log, role: 'cli' });
   const profile = config.upstream.profile === 'auto' ? (await detectProfile(upstream)).profile : config.upstream.profile;
   const selfCopy = profile === 'rgw16';
+  // encryption.mode gateway (globally or by the clients file's rules): the gateway's format, re-keyed by re-wrapping
+  const policy = config.auth.clientsFile ? loadPolicyFile(config.auth.clientsFile) : EMPTY_POLICY;
+  const gatewayFormat = (t: Target) => encryptionModeOf(policy, config.encryption.mode, t.bucket, t.key) === 'gateway';
+  const reencrypt = get('reencrypt') === 'true';
+  const opensWith = (t: Target, key: CustomerKey, versionId = t.versionId) => (gatewayFormat(t) ? formatOpens(s3, { ...t, versionId }, key) : opens(s3, t, key, versionId));
   let total: number | undefined;
   if (!bucket) total = (await store.get(oldFp))?.objects;
   const progress = new Progress(out, total);
-  out.write(`rotating ${shortId(oldFp)} → ${shortId(newFp)} (${bucket ? `bucket ${bucket}${get('prefix') ? ' prefix ' + get('prefix') : ''}` : 'inventory'}; ${selfCopy ? 'GET → PUT through the gateway' : 'CopyObject in place'}${dryRun ? '; dry run' : ''})\n`);
+  out.write(`rotating ${shortId(oldFp)} → ${shortId(newFp)} (${bucket ? `bucket ${bucket}${get('prefix') ? ' prefix ' + get('prefix') : ''}` : 'inventory'}; ${config.encryption.mode === 'gateway' ? (reencrypt ? 'gateway format: encrypted again under new data keys' : 'gateway format: data keys re-wrapped in place') : selfCopy ? 'GET → PUT through the gateway' : 'CopyObject in place'}${dryRun ? '; dry run' : ''})\n`);
 
   const source = bucket ? listBucket(s3, bucket, get('prefix') ?? '', allVersions) : fromInventory(store, oldFp);
   const one = async (t: Target): Promise<void> => {
     const name = `s3://${t.bucket}/${t.key}${t.versionId ? ` (version ${t.versionId})` : ''}`;
     try {
-      const already = allVersions ? undefined : await opens(s3, t, newKey, undefined);
+      const already = allVersions ? undefined : await opensWith(t, newKey, undefined);
       if (already) {
         // re-keyed before (an interrupted run): make sure the inventory says so too
         store.objectRekeyed({ bucket: t.bucket, key: t.key, fingerprint: newFp, size: already.size, at: new Date(), fromVersionId: t.versionId, dropFrom: oldFp });
@@ -168,7 +177,7 @@ export async function rotateCommand(flags: Map<string, string[]>, config: Gatewa
         progress.bar();
         return;
       }
-      const before = await opens(s3, t, oldKey);
+      const before = await opensWith(t, oldKey);
       if (!before) {
         if (!bucket) progress.line(`skip ${name}: the old key does not open it (overwritten or deleted since)`);
         if (!bucket) store.objectWritten({ bucket: t.bucket, key: t.key, versionId: t.versionId, fingerprint: undefined, at: new Date() });
@@ -177,7 +186,9 @@ export async function rotateCommand(flags: Map<string, string[]>, config: Gatewa
       if (dryRun) { progress.done++; progress.bytes += before.size; progress.line(`would re-key ${name} (${before.size} bytes)`); return; }
       let versionId: string | undefined;
       const source = { bucket: t.bucket, key: t.key, versionId: allVersions ? t.versionId : undefined };
-      if (selfCopy) {
+      if (gatewayFormat(t)) {
+        versionId = await rekeyInPlace(s3, source, oldKey, newKey, reencrypt);
+      } else if (selfCopy) {
         const r = await copyObject(s3, { source, sourceKey: oldKey, dest: { bucket: t.bucket, key: t.key }, destKey: newKey, metadataDirective: 'COPY', requestHeaders: {}, multipartThreshold: COPY_MULTIPART_THRESHOLD, partSize: COPY_PART_SIZE });
         versionId = r.versionId;
       } else {
@@ -194,7 +205,7 @@ export async function rotateCommand(flags: Map<string, string[]>, config: Gatewa
         if (body.includes('<Error>')) throw new Error(`CopyObject failed: ${xmlField(body, 'Code')}`);
         versionId = res.headers['x-amz-version-id'] as string | undefined;
       }
-      const after = await opens(s3, t, newKey, versionId);
+      const after = await opensWith(t, newKey, versionId);
       if (!after || after.size !== before.size) throw new Error(`verification failed: HEAD with the new key ${after ? `shows ${after.size} bytes, not ${before.size}` : 'does not open it'}`);
       if (allVersions && t.versionId && versionId !== t.versionId) {
         await expectOk(await s3.send({ method: 'DELETE', bucket: t.bucket, key: t.key, query: `versionId=${encodeURIComponent(t.versionId)}` })).then((r) => r.resume());

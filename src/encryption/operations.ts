@@ -16,6 +16,7 @@ import { clientBody, type RequestContext } from '../request/context.js';
 import { sendXml } from '../request/respond-error.js';
 import { SSEC } from '../s3/headers.js';
 import { xmlBlocks, xmlField } from '../s3/xml.js';
+import { attributesXml, parseAttributeList, partPaging } from '../s3/object-attributes.js';
 import type { CustomerKey } from '../sse-c/customer-key.js';
 import { normalizeErrorBody } from '../upstream/normalize-error.js';
 import { readBody, type UpstreamS3 } from '../upstream/s3-client.js';
@@ -451,4 +452,27 @@ export async function listParts(ctx: RequestContext, s3: UpstreamS3, envelope: {
     .replace(/<UploadId>[\s\S]*?<\/UploadId>/, `<UploadId>${xmlEscape(`${envelope.upstream}.${envelope.meta}`)}</UploadId>`)
     .replace(/<Size>(\d+)<\/Size>/g, (whole, c: string) => { const p = plainSizeOf(Number(c), 1); return p === undefined ? whole : `<Size>${p}</Size>`; });
   sendXml(ctx, 200, xml, {});
+}
+
+/** GetObjectAttributes from a HEAD, with the plaintext size (the store's checksums are of ciphertext: not shown). */
+export async function objectAttributes(ctx: RequestContext, s3: UpstreamS3): Promise<void> {
+  const { bucket, key } = ctx.target! as { bucket: string; key: string };
+  const list = parseAttributeList(ctx.headers['x-amz-object-attributes']);
+  if ('missing' in list) throw new GatewayError('AttributesMissing');
+  if ('invalid' in list) throw new GatewayError('AttributeNameInvalid', { argumentName: 'x-amz-object-attributes' });
+  const res = await s3.send({ method: 'HEAD', bucket, key, query: versionQuery(ctx) });
+  res.resume();
+  if (res.statusCode !== 200) return relay(ctx, res);
+  const dataKey = dataKeyOf(ctx, res, bucket, key);
+  const headers = { ...res.headers };
+  if (dataKey) {
+    dataKey.fill(0);
+    const size = plainSizeOf(Number(res.headers['content-length'] ?? -1), partsOf(String(res.headers.etag ?? '')));
+    if (size === undefined) throw new GatewayError('ObjectNotAuthentic');
+    headers['content-length'] = String(size);
+    for (const h of Object.keys(headers)) if (h.startsWith('x-amz-checksum-')) delete headers[h];
+  }
+  ctx.upstreamResponseHeaders = res.headers;
+  sendXml(ctx, 200, attributesXml(headers, list.want, partPaging(ctx.headers['x-amz-max-parts'], ctx.headers['x-amz-part-number-marker'])),
+    { ...echo(ctx.sseC), 'last-modified': typeof res.headers['last-modified'] === 'string' ? res.headers['last-modified'] : undefined, 'x-amz-version-id': typeof res.headers['x-amz-version-id'] === 'string' ? res.headers['x-amz-version-id'] : undefined });
 }

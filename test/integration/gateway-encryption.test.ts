@@ -8,11 +8,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGateway } from '../helpers/gateway.js';
+import { spawn } from 'node:child_process';
+import { REPO, startGateway } from '../helpers/gateway.js';
 import { bucketName, createBucket, rgwRequest, sharedRgw } from '../helpers/rgw.js';
 import { s3Raw, type RawResponse } from '../helpers/s3-raw.js';
 import { awsCli, boto3, sseKey, type SseKey } from '../helpers/clients.js';
-import { s3Error } from '../helpers/fingerprints-e2e.js';
+import { s3Error, ssecCli } from '../helpers/fingerprints-e2e.js';
 import { cipherPartSize, HEADER, SEGMENT, TAG } from '../../src/encryption/format.js';
 
 const rgw = await sharedRgw();
@@ -244,6 +245,73 @@ t.test('listings show plaintext sizes (v1, v2, versions, url-encoded keys); aws 
   t.equal((second.stdout.match(/^upload:/gm) ?? []).length, 0, 'a second sync (sizes compared) uploads nothing', { stdout: second.stdout });
 });
 
+t.test('no lock-in: `ssec-gateway decrypt` reads objects from the store, or offline, without a gateway', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gwenc-decrypt-'));
+  const keyFile = join(dir, 'key');
+  writeFileSync(keyFile, K.b64 + '\n');
+  const body = randomBytes(3 * SEGMENT + 5);
+  await put('dec/one', body);
+  const cli = (args: string[]) => new Promise<{ code: number | null; stdout: Buffer; stderr: string }>((resolve) => {
+    const p = spawn(process.execPath, [join(REPO, 'bin', 'ssec-gateway.js'), 'decrypt', ...args], {
+      env: { PATH: process.env.PATH ?? '', HOME: dir, AWS_ACCESS_KEY_ID: rgw.accessKey, AWS_SECRET_ACCESS_KEY: rgw.secretKey, AWS_EC2_METADATA_DISABLED: 'true' },
+    });
+    const out: Buffer[] = [];
+    let err = '';
+    p.stdout.on('data', (c: Buffer) => out.push(c));
+    p.stderr.on('data', (c: Buffer) => { err += c; });
+    p.on('exit', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err }));
+  });
+  const online = await cli(['--key', keyFile, '--endpoint', rgw.http, `s3://${bucket}/dec/one`]);
+  t.ok(online.code === 0 && online.stdout.equals(body), 'from the store (credentials from the environment)', { stderr: online.stderr });
+  const mp = await cli(['--key', keyFile, '--endpoint', rgw.http, `s3://${bucket}/mp/object`]);
+  t.ok(mp.code === 0 && mp.stdout.length === 3 * (5 << 20) + 12345, 'a multipart object too');
+  const s = await stored('dec/one');
+  writeFileSync(join(dir, 'ct'), s.body);
+  writeFileSync(join(dir, 'meta'), String(s.headers['x-amz-meta-ssecgw']));
+  const off = await cli(['--key', keyFile, '--in', join(dir, 'ct'), '--meta', join(dir, 'meta'), `s3://${bucket}/dec/one`]);
+  t.ok(off.code === 0 && off.stdout.equals(body), 'offline, from the ciphertext and its metadata');
+  const moved = await cli(['--key', keyFile, '--in', join(dir, 'ct'), '--meta', join(dir, 'meta'), `s3://${bucket}/dec/other`]);
+  t.ok(moved.code === 1 && moved.stdout.length === 0, 'another name: exit 1, nothing written');
+  t.match(moved.stderr, /moved from another name/);
+  const cut = Buffer.from(s.body.subarray(0, s.body.length - 100));
+  writeFileSync(join(dir, 'cut'), cut);
+  const truncated = await cli(['--key', keyFile, '--in', join(dir, 'cut'), '--meta', join(dir, 'meta'), `s3://${bucket}/dec/one`]);
+  t.equal(truncated.code, 1, 'a truncated file: exit 1');
+  t.ok(body.subarray(0, truncated.stdout.length).equals(truncated.stdout), 'what was written before is authentic plaintext');
+  t.notOk(truncated.stderr.includes(K.b64), 'no key in the error');
+});
+
+t.test('rotate: data keys re-wrapped in place (no data rewritten), or --reencrypt under new data keys', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gwenc-rot-'));
+  const N = sseKey();
+  const M = sseKey();
+  const files = Object.fromEntries([['K', K], ['N', N], ['M', M]].map(([n, k]) => { const f = join(dir, n as string); writeFileSync(f, (k as SseKey).raw); return [n, f]; })) as Record<string, string>;
+  const count = 40;
+  const bodies = Array.from({ length: count }, (_, i) => randomBytes(1000 + i * 97));
+  await Promise.all(bodies.map((b, i) => put(`rot/${i}`, b)));
+  const before = await stored('rot/7');
+  const common = ['--bucket', bucket, '--prefix', 'rot/', '--concurrency', '8', '--encryption-mode', 'gateway', '--auth-mode', 'none', '--upstream', rgw.http,
+    '--upstream-access-key-id', rgw.accessKey, '--upstream-secret-access-key', rgw.secretKey, '--upstream-profile', 'rgw16', '--state-dir', join(dir, 'state'), '--fingerprint-secret', 'rot'];
+  const r1 = await ssecCli(['rotate', '--old-key', `file:${files.K}`, '--new-key', `file:${files.N}`, ...common]);
+  t.equal(r1.code, 0, 'rotate K → N: exit 0', { stdout: r1.stdout, stderr: r1.stderr });
+  t.match(r1.stdout, new RegExp(`data keys re-wrapped in place[\\s\\S]*re-keyed ${count}, already on the new key 0, failed 0`), `${count} re-keyed`);
+  const secs = Number(/MiB in ([\d.]+) s/.exec(r1.stdout)?.[1]);
+  t.comment(`re-wrap: ${count} objects in ${secs} s (${(count / Math.max(secs, 0.001)).toFixed(0)} objects/s, 8 at a time, RGW on loopback)`);
+  const after = await stored('rot/7');
+  t.ok(after.body.equals(before.body), 'the ciphertext in the store is the same bytes: only the wrap changed');
+  t.not(after.headers['x-amz-meta-ssecgw'], before.headers['x-amz-meta-ssecgw'], 'the wrapped data key changed');
+  const reads = await Promise.all(bodies.map(async (b, i) => (await get(`rot/${i}`, N)).body.equals(b)));
+  t.equal(reads.filter(Boolean).length, count, 'every object opens with the new key, bytes equal');
+  t.equal((await get('rot/3', K)).status, 403, 'not with the old one');
+  const again = await ssecCli(['rotate', '--old-key', `file:${files.K}`, '--new-key', `file:${files.N}`, ...common]);
+  t.match(again.stdout, new RegExp(`re-keyed 0, already on the new key ${count}, failed 0`), 'a rerun finds everything done');
+  const r2 = await ssecCli(['rotate', '--old-key', `file:${files.N}`, '--new-key', `file:${files.M}`, '--reencrypt', ...common]);
+  t.equal(r2.code, 0, 'rotate N → M --reencrypt: exit 0', { stdout: r2.stdout, stderr: r2.stderr });
+  const after2 = await stored('rot/7');
+  t.notOk(after2.body.subarray(64).equals(before.body.subarray(64)), 're-encrypted: the ciphertext is new');
+  t.ok((await get('rot/7', M)).body.equals(bodies[7]!), 'and opens with the new key');
+});
+
 t.test('real clients: aws-cli (multipart upload, ranged parallel download) and boto3', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gwenc-'));
   const keyFile = join(dir, 'key.bin');
@@ -260,6 +328,12 @@ t.test('real clients: aws-cli (multipart upload, ranged parallel download) and b
   t.ok(readFileSync(back).equals(data), 'the same 20 MiB');
   const ls = await awsCli('v1', ep, ['s3api', 'head-object', '--bucket', bucket, '--key', 'cli/big.bin', '--sse-customer-algorithm', 'AES256', '--sse-customer-key', `fileb://${keyFile}`], { env });
   t.equal(JSON.parse(ls.stdout).ContentLength, data.length, 'head-object: the plaintext size');
+  const attrs = await boto3(ep, `
+    # botocore computes no key MD5 for get_object_attributes: given here (see the README)
+    r = s3.get_object_attributes(Bucket=sys.argv[2], Key='cli/big.bin', ObjectAttributes=['ObjectSize', 'ObjectParts', 'ETag'], SSECustomerAlgorithm='AES256', SSECustomerKey=sys.argv[1], SSECustomerKeyMD5=sys.argv[3])
+    print(json.dumps({'size': r['ObjectSize'], 'parts': r['ObjectParts']['TotalPartsCount'] if 'TotalPartsCount' in r['ObjectParts'] else r['ObjectParts'].get('PartsCount')}))
+  `, { args: [K.b64, bucket, K.md5] });
+  t.same(JSON.parse(attrs.stdout || '{}'), { size: data.length, parts: 3 }, 'boto3 get_object_attributes: the plaintext size, 3 parts', { stderr: attrs.stderr });
   const b = await boto3(ep, `
     key = base64.b64decode(sys.argv[1])
     s3.put_object(Bucket=sys.argv[2], Key='boto/x', Body=b'hello boto', SSECustomerAlgorithm='AES256', SSECustomerKey=key)
