@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { REPO, startGateway } from '../helpers/gateway.js';
-import { bucketName, createBucket, rgwRequest, sharedRgw } from '../helpers/rgw.js';
+import { bucketName, createBucket, rgwRequest, sharedRgw, startRgw } from '../helpers/rgw.js';
 import { s3Raw, type RawResponse } from '../helpers/s3-raw.js';
 import { awsCli, boto3, sseKey, type SseKey } from '../helpers/clients.js';
 import { s3Error, ssecCli } from '../helpers/fingerprints-e2e.js';
@@ -310,6 +310,33 @@ t.test('rotate: data keys re-wrapped in place (no data rewritten), or --reencryp
   const after2 = await stored('rot/7');
   t.notOk(after2.body.subarray(64).equals(before.body.subarray(64)), 're-encrypted: the ciphertext is new');
   t.ok((await get('rot/7', M)).body.equals(bodies[7]!), 'and opens with the new key');
+});
+
+t.test('a second store that refuses SSE-C outright (RGW requiring TLS, trusting no proxy): SSE-C works through the gateway', async (t) => {
+  const strict = await startRgw({ requireSsl: true, trustForwarded: false });
+  t.teardown(() => strict.stop());
+  const b2 = bucketName('gwenc-strict');
+  await createBucket(strict, b2);
+  const direct = await rgwRequest(strict, { method: 'PUT', path: `/${b2}/direct`, headers: { ...triplet(K), 'x-forwarded-proto': 'https' }, body: 'x' });
+  t.equal(direct.status, 400, 'the store itself refuses an SSE-C PUT');
+  const gw2 = await startGateway({ upstream: strict.http, args: ['--auth-mode', 'none', '--encryption-mode', 'gateway', '--upstream-access-key-id', strict.accessKey, '--upstream-secret-access-key', strict.secretKey] });
+  t.teardown(() => gw2.stop());
+  const ep2 = { url: gw2.url, accessKey: 'any', secretKey: 'any', region: strict.region, caFile: gw2.caFile };
+  const body = randomBytes(2 * SEGMENT + 99);
+  t.equal((await s3Raw(ep2, { method: 'PUT', path: `/${b2}/obj`, headers: triplet(K), body })).status, 200, 'SSE-C PUT through the gateway: 200');
+  const g = await s3Raw(ep2, { method: 'GET', path: `/${b2}/obj`, headers: triplet(K) });
+  t.ok(g.status === 200 && g.body.equals(body), 'GET: the bytes');
+  const r = await s3Raw(ep2, { method: 'GET', path: `/${b2}/obj`, headers: { ...triplet(K), range: `bytes=${SEGMENT - 3}-${SEGMENT + 3}` } });
+  t.ok(r.status === 206 && r.body.equals(body.subarray(SEGMENT - 3, SEGMENT + 4)), 'a range across a segment boundary');
+  t.equal(code(await s3Raw(ep2, { method: 'GET', path: `/${b2}/obj`, headers: triplet(other) })), '403 AccessDenied', 'a wrong key: 403');
+  const create = await s3Raw(ep2, { method: 'POST', path: `/${b2}/mp`, query: { uploads: '' }, headers: triplet(K) });
+  const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(create.body.toString())![1]!;
+  const part = randomBytes(5 << 20);
+  const p1 = await s3Raw(ep2, { method: 'PUT', path: `/${b2}/mp`, query: { partNumber: '1', uploadId }, headers: triplet(K), body: part });
+  const p2 = await s3Raw(ep2, { method: 'PUT', path: `/${b2}/mp`, query: { partNumber: '2', uploadId }, headers: triplet(K), body: body });
+  const done = await s3Raw(ep2, { method: 'POST', path: `/${b2}/mp`, query: { uploadId }, headers: triplet(K), body: `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${p1.headers.etag}</ETag></Part><Part><PartNumber>2</PartNumber><ETag>${p2.headers.etag}</ETag></Part></CompleteMultipartUpload>` });
+  t.equal(done.status, 200, 'a multipart upload completes');
+  t.ok((await s3Raw(ep2, { method: 'GET', path: `/${b2}/mp`, headers: triplet(K) })).body.equals(Buffer.concat([part, body])), 'and reads back whole');
 });
 
 t.test('real clients: aws-cli (multipart upload, ranged parallel download) and boto3', async (t) => {
