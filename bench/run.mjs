@@ -16,7 +16,7 @@
 //   CPU          utime + stime of each proxy's process tree from /proc, before and after each run
 // Needs: nginx, wrk, h2load (nghttp2-client), curl — `bash scripts/debian-deps.sh install bench`.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, writeFileSync, ftruncateSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -172,6 +172,10 @@ const rgwTargets = [
   first,
   await startGateway('gateway (sigv4)', rgw.http, sigv4Args, sigv4Env),
 ];
+// encryption.mode gateway: the gateway encrypts (docs/format.md); the 1 GiB workloads send SSE-C headers to it
+const encTarget = ONLY === 'small' ? undefined : await startGateway('gateway (sigv4, encryption gateway)', rgw.http, [...sigv4Args, '--encryption-mode', 'gateway'], sigv4Env);
+if (encTarget) encTarget.sse = true;
+const bigTargets = [...rgwTargets, ...(encTarget ? [encTarget] : [])];
 const nullTargets = [
   await startNginxProxy('nginx-nullproxy', nullPort),
   await startGateway('gateway (passthrough) → null', `http://127.0.0.1:${nullPort}`, ['--auth-mode', 'passthrough', '--upstream-profile', 'aws']),
@@ -189,11 +193,21 @@ if (coreTargets.length) coreTargets[0].name = `nginx (${cpus().length} workers) 
 
 const rgwSigner = new SignatureV4({ credentials: { accessKeyId: rgw.accessKey, secretAccessKey: rgw.secretKey }, region: rgw.region, service: 's3', sha256: Hash.bind(null, 'sha256'), uriEscapePath: false });
 const clientSigner = new SignatureV4({ credentials: client, region: 'us-east-1', service: 's3', sha256: Hash.bind(null, 'sha256'), uriEscapePath: false });
+const benchKey = randomBytes(32);
+const SSE_HEADERS = {
+  'x-amz-server-side-encryption-customer-algorithm': 'AES256',
+  'x-amz-server-side-encryption-customer-key': benchKey.toString('base64'),
+  'x-amz-server-side-encryption-customer-key-md5': createHash('md5').update(benchKey).digest('base64'),
+};
+const sseCurl = (t) => (t.sse ? Object.entries(SSE_HEADERS).flatMap(([k, v]) => ['-H', `${k}: ${v}`]) : []);
 async function presign(target, method, path) {
   const u = new URL(target.url);
   const signer = target.name.includes('sigv4') ? clientSigner : rgwSigner;
-  // S3 presigned URLs sign UNSIGNED-PAYLOAD (what @aws-sdk/s3-request-presigner does)
-  const r = await signer.presign(new HttpRequest({ method, protocol: u.protocol, hostname: u.hostname, port: Number(u.port), path, headers: { host: u.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } }), { expiresIn: 3600 }); // hoisted: X-Amz-Content-Sha256=UNSIGNED-PAYLOAD in the query
+  // S3 presigned URLs sign UNSIGNED-PAYLOAD (what @aws-sdk/s3-request-presigner does); SSE-C headers
+  // are signed as headers (a key in a URL would be refused)
+  const sse = target.sse ? SSE_HEADERS : {};
+  const r = await signer.presign(new HttpRequest({ method, protocol: u.protocol, hostname: u.hostname, port: Number(u.port), path, headers: { host: u.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...sse } }),
+    { expiresIn: 3600, unhoistableHeaders: new Set(Object.keys(sse)) }); // hoisted: X-Amz-Content-Sha256=UNSIGNED-PAYLOAD in the query
   const q = Object.entries(r.query).map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
   return `${target.url}${path}?${q}`;
 }
@@ -211,6 +225,8 @@ const bigPut = join(dir, 'big.put');
 if (ONLY !== 'small') {
   execFileSync('head', ['-c', String(BIG), '/dev/urandom'], { stdio: ['ignore', openSync(bigPut, 'w'), 'inherit'] });
   curl(['-T', bigPut, await presign(direct, 'PUT', '/bench/big')]);
+  // the same bytes in the gateway's format, for the encrypting gateway's GETs
+  if (encTarget) curl([...sseCurl(encTarget), '-T', bigPut, await presign(encTarget, 'PUT', '/bench/big-enc')]);
 }
 
 // memstore keeps everything in the OSD's RAM and RGW frees overwritten data only in its garbage
@@ -253,9 +269,9 @@ const results = []; // { workload, target, round, ... }
 const WORKLOADS = [];
 const smallUrl = new Map();
 const bigUrls = new Map();
-for (const t of [...rgwTargets, ...nullTargets, ...coreTargets.filter((c) => !nullTargets.includes(c))]) {
+for (const t of [...bigTargets, ...nullTargets, ...coreTargets.filter((c) => !nullTargets.includes(c))]) {
   smallUrl.set(t, await presign(t, 'GET', '/bench/small'));
-  bigUrls.set(t, { get: await presign(t, 'GET', '/bench/big'), put: await presign(t, 'PUT', '/bench/big-put') });
+  bigUrls.set(t, { get: await presign(t, 'GET', t.sse ? '/bench/big-enc' : '/bench/big'), put: await presign(t, 'PUT', '/bench/big-put') });
 }
 // every target must answer the small GET before anything is measured
 for (const t of [...rgwTargets, ...nullTargets, ...coreTargets]) {
@@ -272,13 +288,13 @@ if (ONLY !== 'big') {
 }
 if (ONLY !== 'small') {
   for (const h of ['--http1.1', '--http2']) {
-    WORKLOADS.push({ name: `1 GiB GET ${h.slice(2)} (RGW)`, targets: rgwTargets, per: 'GiB', run: (t) => measure(t, () => {
-      const out = curl([h, '-o', '/dev/null', '-w', '%{http_code} %{size_download}', bigUrls.get(t).get]);
+    WORKLOADS.push({ name: `1 GiB GET ${h.slice(2)} (RGW)`, targets: bigTargets, per: 'GiB', run: (t) => measure(t, () => {
+      const out = curl([h, ...sseCurl(t), '-o', '/dev/null', '-w', '%{http_code} %{size_download}', bigUrls.get(t).get]);
       const [code, size] = out.split(' ').map(Number);
       return { n: code === 200 && size === BIG ? 1 : 0, bad: code === 200 && size === BIG ? 0 : 1 };
     }) });
-    WORKLOADS.push({ name: `1 GiB PUT ${h.slice(2)} (RGW)`, targets: rgwTargets, per: 'GiB', run: (t) => measure(t, () => {
-      const out = curl([h, '-T', bigPut, '-o', '/dev/null', '-w', '%{http_code}', bigUrls.get(t).put]);
+    WORKLOADS.push({ name: `1 GiB PUT ${h.slice(2)} (RGW)`, targets: bigTargets, per: 'GiB', run: (t) => measure(t, () => {
+      const out = curl([h, ...sseCurl(t), '-T', bigPut, '-o', '/dev/null', '-w', '%{http_code}', bigUrls.get(t).put]);
       return { n: out === '200' ? 1 : 0, bad: out === '200' ? 0 : 1 };
     }), after: freeBigPut });
   }
