@@ -199,6 +199,7 @@ async function putEncrypted(ctx: RequestContext, s3: UpstreamS3, call: { bucket:
 
 export async function putObject(ctx: RequestContext, s3: UpstreamS3): Promise<void> {
   const { bucket, key } = ctx.target! as { bucket: string; key: string };
+  if (ctx.injected) return putAsOneUpload(ctx, s3);
   const dataKey = newDataKey();
   const headers = { ...writeHeaders(ctx), [META]: wrapDataKey(ctx.sseC!, bucket, key, dataKey) };
   const res = await putEncrypted(ctx, s3, { bucket, key, headers }, dataKey, 1);
@@ -207,6 +208,48 @@ export async function putObject(ctx: RequestContext, s3: UpstreamS3): Promise<vo
   res.resume();
   ctx.upstreamResponseHeaders = res.headers;
   sendEmpty(ctx, 200, { ...pick(res, ['etag', 'x-amz-version-id']), ...echo(ctx.sseC) });
+}
+
+/**
+ * A PutObject whose key was injected, stored as a multipart upload of one part. The client knows
+ * nothing of SSE-C, and clients of that kind (s3cmd) check that a PUT's ETag is the MD5 of what
+ * they sent unless the ETag has a `-` (a multipart ETag). S3 gives SSE-C objects non-MD5 ETags,
+ * and the store here sees ciphertext, so the ETag cannot be that MD5 without hashing every body.
+ * A one-part upload's ETag (`"…-1"`) tells such clients not to compare. The format is the same:
+ * one part.
+ */
+async function putAsOneUpload(ctx: RequestContext, s3: UpstreamS3): Promise<void> {
+  const { bucket, key } = ctx.target! as { bucket: string; key: string };
+  const dataKey = newDataKey();
+  const create = await s3.send({ method: 'POST', bucket, key, query: 'uploads', headers: { ...writeHeaders(ctx), [META]: wrapDataKey(ctx.sseC!, bucket, key, dataKey) } });
+  if (create.statusCode !== 200) { dataKey.fill(0); return relay(ctx, create); }
+  const id = xmlField(await readBody(create), 'UploadId');
+  if (!id) throw new GatewayError('Internal', { message: 'CreateMultipartUpload: no UploadId in the answer' });
+  const q = `uploadId=${encodeURIComponent(id)}`;
+  const abort = () => s3.send({ method: 'DELETE', bucket, key, query: q }).then((r) => r.resume(), () => undefined);
+  let part: IncomingMessage;
+  try {
+    part = await putEncrypted(ctx, s3, { bucket, key, query: `partNumber=1&${q}`, headers: {} }, dataKey, 1);
+  } catch (e) {
+    await abort();
+    throw e;
+  } finally {
+    dataKey.fill(0);
+  }
+  if ((part.statusCode ?? 502) >= 300) { await abort(); return relay(ctx, part); }
+  part.resume();
+  const etag = String(part.headers.etag ?? '');
+  const done = await s3.send({ method: 'POST', bucket, key, query: q, headers: { 'content-type': 'application/xml' }, body: Buffer.from(`<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${xmlEscape(etag)}</ETag></Part></CompleteMultipartUpload>`) });
+  const xml = await readBody(done);
+  if (done.statusCode !== 200 || /<Error>/.test(xml)) { await abort(); throw new GatewayError('Internal', { message: `CompleteMultipartUpload of a one-part PutObject answered ${done.statusCode}: ${xmlField(xml, 'Code') ?? ''}` }); }
+  ctx.upstreamResponseHeaders = done.headers;
+  let final = xmlField(xml, 'ETag');
+  if (!final) { // RGW 16 answers CompleteMultipartUpload with an empty <ETag/>: the object's HEAD has it
+    const h = await s3.send({ method: 'HEAD', bucket, key, query: typeof done.headers['x-amz-version-id'] === 'string' ? `versionId=${encodeURIComponent(done.headers['x-amz-version-id'])}` : undefined });
+    h.resume();
+    final = typeof h.headers.etag === 'string' ? h.headers.etag : etag;
+  }
+  sendEmpty(ctx, 200, { etag: final, ...pick(done, ['x-amz-version-id']), ...echo(ctx.sseC) });
 }
 
 export function pick(res: IncomingMessage, names: string[]): Record<string, string> {
