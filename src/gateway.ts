@@ -13,7 +13,6 @@ import { createLogger, type Logger } from './logging/logger.js';
 import { createMetrics, type Metrics } from './metrics/registry.js';
 import { buildPipeline } from './pipeline/build-pipeline.js';
 import { upstreamGaps } from './pipeline/stages/upstream-gaps.js';
-import { gatewayEncryption } from './pipeline/stages/gateway-encryption.js';
 import { objectAttributes } from './pipeline/stages/object-attributes.js';
 import { COPY_MULTIPART_THRESHOLD, COPY_PART_SIZE } from './copy/stream-copy.js';
 import { createHandler } from './pipeline/run-pipeline.js';
@@ -132,7 +131,6 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}):
     sign: { upstream, region: config.upstream.region, credentials, metrics },
     profile: () => profile,
     extra: [
-      ...(config.auth.mode === 'passthrough' ? [] : [gatewayEncryption({ mode: config.encryption.mode, policy, upstream, region: config.upstream.region, credentials })]),
       ...(config.auth.mode === 'passthrough' ? [] : [upstreamGaps({
         profile: () => profile, upstream, region: config.upstream.region, credentials,
         multipartThreshold: COPY_MULTIPART_THRESHOLD, partSize: COPY_PART_SIZE,

@@ -19,8 +19,8 @@
  *   ├─ key_policy           fingerprint; exposed key?     403 AccessDenied (exposed on DATE, rotate)
  *   ├─ forwarding_headers   hop-by-hop out, X-Forwarded-Proto in
  *   ├─ sign_upstream        SigV4 re-sign (sigv4, none)
+ *   ├─ gateway_encryption   (encryption.mode gateway) SSE-C object operations and forms encrypted here, never a key upstream   403 AccessDenied (wrong key), 400 InvalidPart (part layout), 501 (not yet)
  *   ├─ post_object_upstream POST form: (sigv4) re-signed policy, prefix rewritten, file streamed; else as sent   400 EntityTooLarge/Small
- *   ├─ gateway_encryption   (encryption.mode gateway) SSE-C object operations encrypted here, never a key upstream   403 AccessDenied (wrong key), 400 InvalidPart (part layout), 501 (not yet)
  *   ├─ upstream_gaps        copies the upstream cannot do → done here (GET → PUT)
  *   ├─ object_attributes    (rgw16) GetObjectAttributes answered from a HEAD (sigv4, none)   501 NotImplemented in passthrough
  *   └─ forward              body streamed both ways       503 / 504, upstream errors normalised
@@ -39,6 +39,7 @@ import { passthroughClock, passthroughGaps } from './stages/passthrough-gaps.js'
 import { refusePlaintext } from './stages/refuse-plaintext.js';
 import { signUpstreamStage, type SignOptions } from './stages/sign-upstream.js';
 import { validateSseC } from './stages/validate-sse-c.js';
+import { gatewayEncryption } from './stages/gateway-encryption.js';
 import type { PolicyFile } from '../auth/policy-file.js';
 import type { Keyring } from '../sse-c/keyring.js';
 
@@ -71,6 +72,7 @@ export function buildPipeline(config: GatewayConfig, deps: PipelineDeps): Stage[
     deps.keyPolicy,
     forwardingHeaders(),
     ...(signing ? [signUpstreamStage(deps.sign)] : []),
+    ...(signing ? [gatewayEncryption({ mode: config.encryption.mode, policy: deps.policy, upstream: deps.sign.upstream, region: deps.sign.region, credentials: deps.sign.credentials })] : []),
     postObjectUpstream({ mode: config.auth.mode, region: deps.sign.region, credentials: deps.sign.credentials }),
     ...(deps.extra ?? []),
   ];

@@ -220,6 +220,8 @@ export interface MeterOptions {
   range?: { min: number; max: number };
   /** called once with the file's size, when the delimiter after it has been seen */
   onSize?: (size: number) => void;
+  /** emit the file's content only, nothing of the form around it (gateway encryption stores the file itself) */
+  fileOnly?: boolean;
 }
 
 /**
@@ -233,6 +235,7 @@ export class FilePartMeter extends Transform {
   readonly #delim: Buffer;
   readonly #range?: { min: number; max: number };
   readonly #onSize?: (size: number) => void;
+  readonly #fileOnly: boolean;
   #carry: Buffer = Buffer.alloc(0);
   #size = 0;
   #found = false;
@@ -242,13 +245,14 @@ export class FilePartMeter extends Transform {
     this.#delim = Buffer.from(`\r\n--${o.boundary}`);
     this.#range = o.range;
     this.#onSize = o.onSize;
-    if (o.head?.length) this.push(o.head);
+    this.#fileOnly = o.fileOnly ?? false;
+    if (o.head?.length && !this.#fileOnly) this.push(o.head);
   }
 
   get size(): number { return this.#size; }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    if (this.#found) { cb(null, chunk); return; }
+    if (this.#found) { cb(null, this.#fileOnly ? undefined : chunk); return; }
     const carry = this.#carry;
     const d = this.#delim;
     // a delimiter that starts in the held-back bytes (only the small seam is copied, never the chunk)
@@ -269,6 +273,13 @@ export class FilePartMeter extends Transform {
       const err = this.#check(true);
       if (err) { cb(err); return; }
       this.#onSize?.(this.#size);
+      if (this.#fileOnly) {
+        // the file ends where the delimiter starts: `at` bytes into the chunk, or (negative) inside the held-back bytes
+        if (at < 0) this.push(carry.subarray(0, carry.length + at));
+        else { if (carry.length) this.push(carry); if (at > 0) this.push(chunk.subarray(0, at)); }
+        cb();
+        return;
+      }
       if (carry.length) this.push(carry);
       cb(null, chunk);
       return;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { REPO, startGateway } from '../helpers/gateway.js';
 import { bucketName, createBucket, rgwRequest, sharedRgw, startRgw } from '../helpers/rgw.js';
-import { s3Raw, type RawResponse } from '../helpers/s3-raw.js';
+import { s3Raw, sendRaw, type RawResponse } from '../helpers/s3-raw.js';
 import { awsCli, boto3, sseKey, type SseKey } from '../helpers/clients.js';
 import { s3Error, ssecCli } from '../helpers/fingerprints-e2e.js';
 import { cipherPartSize, HEADER, SEGMENT, TAG } from '../../src/encryption/format.js';
@@ -243,6 +243,41 @@ t.test('listings show plaintext sizes (v1, v2, versions, url-encoded keys); aws 
   const second = await awsCli('v1', ep, ['s3', 'sync', dir, `s3://${bucket}/sync/`, '--size-only', ...sse], { env });
   t.equal(second.code, 0);
   t.equal((second.stdout.match(/^upload:/gm) ?? []).length, 0, 'a second sync (sizes compared) uploads nothing', { stdout: second.stdout });
+});
+
+t.test('POST Object (browser forms): the file stored encrypted, in one PUT or in 5 MiB parts, answered as S3 answers forms', async (t) => {
+  const form = (fields: [string, string][], data: Buffer) => {
+    const boundary = `----WebKitFormBoundary${randomBytes(8).toString('hex')}`;
+    let head = '';
+    for (const [n, v] of fields) head += `--${boundary}\r\nContent-Disposition: form-data; name="${n}"\r\n\r\n${v}\r\n`;
+    head += `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="photo.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`;
+    // browsers send the submit button after the file, so the file's size is not known from the length
+    const tail = `\r\n--${boundary}\r\nContent-Disposition: form-data; name="submit"\r\n\r\nUpload to Amazon S3\r\n--${boundary}--\r\n`;
+    return { body: Buffer.concat([Buffer.from(head), data, Buffer.from(tail)]), contentType: `multipart/form-data; boundary=${boundary}` };
+  };
+  const fields = (key: string, extra: [string, string][] = []): [string, string][] => [
+    ['key', key], ['x-amz-server-side-encryption-customer-algorithm', 'AES256'], ['x-amz-server-side-encryption-customer-key', K.b64],
+    ['x-amz-server-side-encryption-customer-key-MD5', K.md5], ['x-amz-meta-album', 'summer'], ...extra,
+  ];
+  const send = (f: { body: Buffer; contentType: string }) => sendRaw(`${gw.url}/${bucket}`, { method: 'POST', headers: { 'content-type': f.contentType, 'content-length': String(f.body.length) }, body: f.body, caFile: gw.caFile });
+  for (const [label, size, extra, status] of [['a small file, default answer', 100_000, [], 204], ['a 12 MiB file in three 5 MiB parts, 201 with XML', 12 * 1024 * 1024 + 5, [['success_action_status', '201']], 201], ['exactly 5 MiB', 5 << 20, [], 204]] as const) {
+    const data = randomBytes(size);
+    const key = `forms/${size}.jpg`;
+    const r = await send(form(fields(key, [...extra] as [string, string][]), data));
+    t.equal(r.status, status, `${label}: ${status}`);
+    if (status === 201) t.match(r.body.toString(), new RegExp(`<PostResponse><Location>[^<]+</Location><Bucket>${bucket}</Bucket><Key>${key}</Key><ETag>`), 'S3\'s PostResponse');
+    t.equal(r.headers['x-amz-server-side-encryption-customer-key-md5'], K.md5, `${label}: the key-MD5 echoed`);
+    const g = await get(key);
+    t.ok(g.status === 200 && g.body.equals(data), `${label}: GET returns the file`);
+    t.equal(g.headers['content-type'], 'image/jpeg', 'the file part\'s content type');
+    t.equal(g.headers['x-amz-meta-album'], 'summer', 'the form\'s metadata fields');
+    const s = await stored(key);
+    t.ok(typeof s.headers['x-amz-meta-ssecgw'] === 'string' && s.body.indexOf(data.subarray(0, 64)) < 0, `${label}: ciphertext in the store`);
+  }
+  // without SSE-C fields the form is the store's to judge (auth mode none forwards it as sent): RGW refuses an unsigned form
+  const plain = await send(form([['key', 'forms/plain.txt']], Buffer.from('no key')));
+  t.equal(plain.status, 403, 'a form without SSE-C fields goes to the store as sent, which answers it (403 for an unsigned form)');
+  t.equal((await stored('forms/plain.txt')).status, 404, 'nothing stored by the gateway');
 });
 
 t.test('no lock-in: `ssec-gateway decrypt` reads objects from the store, or offline, without a gateway', async (t) => {

@@ -2,12 +2,13 @@
 // resident set stays bounded (< 150 MiB peak, VmHWM). A test of boundedness, not of speed: the body is
 // generated on the fly (deterministic pseudo-random, AES-CTR keystream) and hashed as it goes, so neither
 // the client nor the gateway has a reason to hold it.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createCipheriv, createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { cipherPartSize } from '../../src/encryption/format.js';
 import { jsS3Client, sseKey, type Endpoint } from '../helpers/clients.js';
-import { startGateway } from '../helpers/gateway.js';
+import { startGateway, type GatewayProcess } from '../helpers/gateway.js';
 import { assertNoKeyMaterial } from '../helpers/keys.js';
 import { bucketName, createBucket, rgwRequest, sharedRgw } from '../helpers/rgw.js';
 
@@ -56,7 +57,9 @@ function generated(size: number, seed: string): { stream: Readable; digest: () =
   return { stream, digest: () => (hex ??= hash.digest('hex')), produced: () => produced };
 }
 
-t.test('1 GiB SSE-C PUT and GET streamed through the gateway, gateway RSS bounded', async (tt) => {
+interface Mode { name: string; gw: GatewayProcess; s3: S3Client; atRest: (tt: Test) => Promise<void> }
+
+async function oneGib(tt: Test, { gw, s3, atRest }: Mode): Promise<void> {
   tt.setTimeout(10 * 60_000);
   const startMem = gw.memory();
   tt.comment(`gateway at start: RSS ${mib(startMem.current)}, peak ${mib(startMem.peak)}`);
@@ -111,8 +114,34 @@ t.test('1 GiB SSE-C PUT and GET streamed through the gateway, gateway RSS bounde
   tt.comment(`gateway RSS: start ${mib(startMem.current)}, peak (VmHWM) ${mib(mem.peak)}, sampled max ${mib(sampledPeak)}, now ${mib(mem.current)}`);
   tt.ok(mem.peak < RSS_LIMIT, `gateway peak RSS ${mib(mem.peak)} < ${mib(RSS_LIMIT)}`);
 
-  // encrypted at rest: RGW (TLS port) refuses it without the key
-  const noKey = await rgwRequest(rgw, { method: 'HEAD', path: `/${bucket}/${objectKey}`, endpoint: 'https' });
-  tt.equal(noKey.status, 400, 'RGW HEAD without the key → 400');
+  await atRest(tt);
   assertNoKeyMaterial(tt, gw.output(), [k.raw], 'gateway output');
+}
+
+t.test('1 GiB SSE-C PUT and GET streamed through the gateway, gateway RSS bounded', async (tt) => oneGib(tt, {
+  name: 'upstream', gw, s3,
+  async atRest(tt) {
+    // encrypted at rest by the store: RGW (TLS port) refuses it without the key
+    const noKey = await rgwRequest(rgw, { method: 'HEAD', path: `/${bucket}/${objectKey}`, endpoint: 'https' });
+    tt.equal(noKey.status, 400, 'RGW HEAD without the key → 400');
+  },
+}));
+
+t.test('the same with encryption.mode gateway: the gateway encrypts, RSS bounded all the same', async (tt) => {
+  const egw = await startGateway({ upstream: rgw.http, args: ['--auth-mode', 'none', '--encryption-mode', 'gateway', '--upstream-access-key-id', rgw.accessKey, '--upstream-secret-access-key', rgw.secretKey] });
+  const es3 = jsS3Client({ ...ep, url: egw.url, caFile: egw.caFile }, { checksums: 'WHEN_REQUIRED' });
+  tt.teardown(async () => { es3.destroy(); await egw.stop(); });
+  await oneGib(tt, {
+    name: 'gateway', gw: egw, s3: es3,
+    async atRest(tt) {
+      const head = await rgwRequest(rgw, { method: 'HEAD', path: `/${bucket}/${objectKey}` });
+      tt.equal(Number(head.headers['content-length']), cipherPartSize(SIZE), 'the store holds the ciphertext: 1 GiB + 16 bytes per 64 KiB + 32');
+      tt.ok(typeof head.headers['x-amz-meta-ssecgw'] === 'string' && !head.headers['x-amz-server-side-encryption-customer-algorithm'], 'in the gateway format, no SSE-C at the store');
+      // a 1 MiB range in the middle: only its segments come from the store
+      const r = await es3.send(new GetObjectCommand({ Bucket: bucket, Key: objectKey, ...sse, Range: `bytes=${512 * MiB + 1000}-${513 * MiB + 999}` }));
+      tt.equal(r.ContentLength, MiB, 'a 1 MiB range of the GiB');
+      const bytes = Buffer.concat(await (r.Body as Readable).toArray() as Buffer[]);
+      tt.equal(bytes.length, MiB, 'read whole');
+    },
+  });
 });

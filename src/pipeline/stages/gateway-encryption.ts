@@ -2,6 +2,7 @@ import { encryptionModeOf, type PolicyFile } from '../../auth/policy-file.js';
 import { objectAttributes, openUploadId, abortUpload, completeUpload, createUpload, getObject, listParts, putObject, uploadPart } from '../../encryption/operations.js';
 import { copyObject, uploadPartCopy } from '../../encryption/copies.js';
 import { listObjects, SizeCache } from '../../encryption/listings.js';
+import { postObject } from '../../encryption/post.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { RequestContext, Stage } from '../../request/context.js';
 import type { CredentialSource } from '../../upstream/credentials.js';
@@ -40,9 +41,10 @@ export function gatewayEncryption(o: GatewayEncryptionOptions): Stage {
         ctx.terminal = (c) => listObjects(c, new UpstreamS3(o.upstream, o.credentials(c.principal?.client?.upstreamCredentials ?? 'default'), o.region), sizes, sourceScope);
         return;
       }
-      // POST Object (a browser form) is not encrypted here yet: its key must not go to the store either
-      if (ctx.operation === 'PostObject' && ctx.sseC && t?.bucket !== undefined && bucketInScope(t.bucket)) {
-        throw new GatewayError('GatewayNotYet', { message: 'PostObject with SSE-C is not yet supported by encryption.mode gateway.' });
+      // POST Object (a browser form): the file taken out of the form and stored encrypted (encryption/post.ts)
+      if (ctx.operation === 'PostObject' && ctx.sseC && ctx.post?.key !== undefined && t?.bucket !== undefined && sourceScope(t.bucket, ctx.post.key)) {
+        ctx.terminal = (c) => postObject(c, new UpstreamS3(o.upstream, o.credentials(c.principal?.client?.upstreamCredentials ?? 'default'), o.region));
+        return;
       }
       if (!inScope(ctx)) return;
       const s3 = (c: RequestContext) => new UpstreamS3(o.upstream, o.credentials(c.principal?.client?.upstreamCredentials ?? 'default'), o.region);
