@@ -123,6 +123,21 @@ export async function copyObject(ctx: RequestContext, s3: UpstreamS3, sourceInGa
   if (!('head' in src)) return sourceMissing(ctx, src);
   const headers = destinationHeaders(ctx, src.head);
   const version = { 'x-amz-copy-source-version-id': typeof src.head.headers['x-amz-version-id'] === 'string' ? src.head.headers['x-amz-version-id'] : undefined };
+  if (!sourceInGatewayScope(bucket, key)) {
+    // a destination outside the gateway's scope: the store encrypts it (SSE-C) or not, as the client asked
+    const destKey = ctx.sseC ? ctx.sseC.headers() : {};
+    if (!src.format) {
+      const res = await s3.send({ method: 'PUT', bucket, key, headers: { ...headers, ...destKey, ...copyKeyHeaders(ctx, src), [COPY_SOURCE]: String(ctx.headers[COPY_SOURCE]), 'x-amz-metadata-directive': 'REPLACE', 'x-amz-copy-source-if-match': src.etag } });
+      return relay(ctx, res);
+    }
+    const { body, size } = await readSource(s3, src);
+    const res = await s3.send({ method: 'PUT', bucket, key, headers: { ...headers, ...destKey, 'content-length': String(size) }, body: body as import('node:stream').Readable });
+    src.format.dataKey.fill(0);
+    if ((res.statusCode ?? 502) >= 300) return relay(ctx, res);
+    res.resume();
+    ctx.upstreamResponseHeaders = res.headers;
+    return copyResult(ctx, 'CopyObjectResult', str(res.headers.etag) ?? '', new Date().toISOString(), { ...echo(ctx.sseC), 'x-amz-version-id': str(res.headers['x-amz-version-id']), ...version });
+  }
   if (src.format && ctx.sseC) {
     // the store copies the ciphertext; only the wrap of the data key changes (new key, new name)
     const copySource = String(ctx.headers[COPY_SOURCE]);
@@ -185,6 +200,10 @@ function copyRange(ctx: RequestContext, size: number): Range | undefined {
 export async function uploadPartCopy(ctx: RequestContext, s3: UpstreamS3, envelope: { upstream: string; meta: string } | undefined, sourceInGatewayScope: (bucket: string, key: string) => boolean): Promise<void> {
   const { bucket, key } = ctx.target! as { bucket: string; key: string };
   const dataKey = envelope ? uploadKey(ctx, envelope) : undefined;
+  const destInScope = sourceInGatewayScope(bucket, key);
+  // a plain upload in the gateway's scope cannot take an SSE-C part; outside it, the store encrypts the part
+  if (!envelope && ctx.sseC && destInScope) throw new GatewayError('GatewayUploadNotEncrypted');
+  const storeKey = !envelope && ctx.sseC && !destInScope ? ctx.sseC.headers() : {};
   const src = await openSource(ctx, s3, sourceInGatewayScope);
   if (!('head' in src)) return sourceMissing(ctx, src);
   const size = src.format ? src.format.size : Number(src.head.headers['content-length'] ?? 0);
@@ -194,7 +213,7 @@ export async function uploadPartCopy(ctx: RequestContext, s3: UpstreamS3, envelo
   const query = envelope ? uploadQuery(ctx, envelope.upstream) : uploadQuery(ctx, ctx.target!.query.get('uploadId')!);
   const res = dataKey
     ? await putPart(s3, { bucket, key, query, headers: {} }, dataKey, partNumber, length, body)
-    : await s3.send({ method: 'PUT', bucket, key, query, headers: { 'content-length': String(length) }, body: body as import('node:stream').Readable });
+    : await s3.send({ method: 'PUT', bucket, key, query, headers: { ...storeKey, 'content-length': String(length) }, body: body as import('node:stream').Readable });
   dataKey?.fill(0);
   src.format?.dataKey.fill(0);
   if ((res.statusCode ?? 502) >= 300) return relay(ctx, res);

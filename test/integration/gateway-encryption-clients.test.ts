@@ -56,6 +56,21 @@ t.test('per-prefix rules: enc/ encrypted by the gateway, other prefixes by the s
   t.ok((await s3Raw(ep, { method: 'GET', path: `/${bucket}/enc/a`, headers: triplet() })).body.equals(body), 'both read back through the gateway');
 });
 
+t.test('a copy out of the gateway\'s scope: the source decrypted by the gateway, the copy encrypted by the store', async (t) => {
+  const body = randomBytes(80_000);
+  await s3Raw(ep, { method: 'PUT', path: `/${bucket}/enc/src`, headers: triplet(), body });
+  const N = sseKey();
+  const c = await s3Raw(ep, { method: 'PUT', path: `/${bucket}/other/copy`, headers: {
+    'x-amz-copy-source': `/${bucket}/enc/src`, ...triplet(N),
+    'x-amz-copy-source-server-side-encryption-customer-algorithm': 'AES256', 'x-amz-copy-source-server-side-encryption-customer-key': K.b64, 'x-amz-copy-source-server-side-encryption-customer-key-md5': K.md5,
+  } });
+  t.equal(c.status, 200, 'CopyObject enc/ → other/: 200', { body: c.body.toString() });
+  const atStore = await onStore('other/copy', { ...triplet(N), 'x-forwarded-proto': 'https' });
+  t.ok(atStore.status === 200 && atStore.body.equals(body), 'the store holds the plaintext SSE-C-encrypted under the new key (it opens there with it)');
+  t.notOk(typeof atStore.headers['x-amz-meta-ssecgw'] === 'string', 'not in the gateway format');
+  t.ok((await s3Raw(ep, { method: 'GET', path: `/${bucket}/other/copy`, headers: triplet(N) })).body.equals(body), 'and reads back through the gateway');
+});
+
 t.test('s3cmd with key injection (no SSE-C support of its own)', async (t) => {
   const src = join(dir, 'legacy.bin');
   const data = randomBytes(300_000);

@@ -4,6 +4,8 @@ import { copyObject, uploadPartCopy } from '../../encryption/copies.js';
 import { listObjects, SizeCache } from '../../encryption/listings.js';
 import { postObject } from '../../encryption/post.js';
 import { GatewayError } from '../../errors/gateway-error.js';
+import { parseCopySource } from '../../s3/copy-source.js';
+import { COPY_SOURCE } from '../../s3/headers.js';
 import type { RequestContext, Stage } from '../../request/context.js';
 import type { CredentialSource } from '../../upstream/credentials.js';
 import { UpstreamS3 } from '../../upstream/s3-client.js';
@@ -33,6 +35,10 @@ export function gatewayEncryption(o: GatewayEncryptionOptions): Stage {
   /** a listing of this bucket may hold objects in the format */
   const bucketInScope = (bucket: string) => o.mode === 'gateway' || o.policy().encryption.some((r) => r.mode === 'gateway' && (r.bucket === '*' || r.bucket === bucket));
   const sizes = new SizeCache();
+  const copySourceInScope = (ctx: RequestContext) => {
+    const src = parseCopySource(ctx.headers[COPY_SOURCE]);
+    return src !== undefined && sourceScope(src.bucket, src.key);
+  };
   return {
     name: 'gateway_encryption',
     run(ctx) {
@@ -44,6 +50,14 @@ export function gatewayEncryption(o: GatewayEncryptionOptions): Stage {
       // POST Object (a browser form): the file taken out of the form and stored encrypted (encryption/post.ts)
       if (ctx.operation === 'PostObject' && ctx.sseC && ctx.post?.key !== undefined && t?.bucket !== undefined && sourceScope(t.bucket, ctx.post.key)) {
         ctx.terminal = (c) => postObject(c, new UpstreamS3(o.upstream, o.credentials(c.principal?.client?.upstreamCredentials ?? 'default'), o.region));
+        return;
+      }
+      // a copy into a destination outside the scope whose source is inside it: the source must be read here
+      if ((ctx.operation === 'CopyObject' || ctx.operation === 'UploadPartCopy') && !inScope(ctx) && copySourceInScope(ctx)) {
+        const id = ctx.target!.query.get('uploadId');
+        const envelope = id ? openUploadId(id) : undefined;
+        const s3 = new UpstreamS3(o.upstream, o.credentials(ctx.principal?.client?.upstreamCredentials ?? 'default'), o.region);
+        ctx.terminal = ctx.operation === 'CopyObject' ? (c) => copyObject(c, s3, sourceScope) : (c) => uploadPartCopy(c, s3, envelope, sourceScope);
         return;
       }
       if (!inScope(ctx)) return;
