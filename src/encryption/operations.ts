@@ -431,7 +431,19 @@ export async function uploadPart(ctx: RequestContext, s3: UpstreamS3, envelope: 
   if ((res.statusCode ?? 502) >= 300) return relay(ctx, res);
   res.resume();
   ctx.upstreamResponseHeaders = res.headers;
-  sendEmpty(ctx, 200, { ...pick(res, ['etag']), ...echo(ctx.sseC) });
+  const etag = typeof res.headers.etag === 'string' ? res.headers.etag : '';
+  // a client that knows nothing of SSE-C (its key injected: s3cmd) compares a part's ETag with the
+  // MD5 of the part unless the ETag has a `-`; the ETag is the ciphertext's. The client gets it
+  // marked (`"…-ssecgw"`), and CompleteMultipartUpload takes the mark off again.
+  sendEmpty(ctx, 200, { etag: ctx.injected && etag ? markEtag(etag) : etag, ...echo(ctx.sseC) });
+}
+
+const ETAG_MARK = '-ssecgw';
+const markEtag = (etag: string) => etag.replace(/"?$/, (q) => `${ETAG_MARK}${q}`);
+/** CompleteMultipartUpload's body with the marks of markEtag taken off. */
+function unmarkEtags(xml: Buffer): Buffer {
+  const s = xml.toString('utf8');
+  return s.includes(ETAG_MARK) ? Buffer.from(s.split(ETAG_MARK).join(''), 'utf8') : xml;
 }
 
 /** Part sizes of an upload as the store has them (ListParts, every page). */
@@ -456,7 +468,7 @@ export async function completeUpload(ctx: RequestContext, s3: UpstreamS3, envelo
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const c of ctx.body ?? clientBody(ctx)) { n += (c as Buffer).length; if (n > 1 << 20) throw new GatewayError('Internal', { message: 'CompleteMultipartUpload body over 1 MiB' }); chunks.push(c as Buffer); }
-  const body = Buffer.concat(chunks);
+  const body = unmarkEtags(Buffer.concat(chunks));
   ctx.captured = { ...ctx.captured, request: [body] };
   const listed = xmlBlocks(body.toString('utf8'), 'Part').map((p) => Number(xmlField(p, 'PartNumber')));
   const stored = await storedParts(s3, bucket, key, envelope.upstream);

@@ -86,6 +86,16 @@ t.test('s3cmd with key injection (no SSE-C support of its own)', async (t) => {
   t.ok(readFileSync(back).equals(data), 'the same bytes');
   const ls = await s3cmd(gw.endpoint(legacy), ['ls', `s3://${bucket}/enc/`]);
   t.match(ls.stdout, new RegExp(`\\s${data.length}\\s+s3://${bucket}/enc/legacy.bin`), 's3cmd ls: the plaintext size');
+  // multipart: s3cmd checks every part's ETag as well
+  const big = join(dir, 'legacy-big.bin');
+  const bigData = randomBytes(12 * 1024 * 1024 + 77);
+  writeFileSync(big, bigData);
+  const mput = await s3cmd(gw.endpoint(legacy), ['put', '--multipart-chunk-size-mb=5', big, `s3://${bucket}/enc/legacy-big.bin`]);
+  t.equal(mput.code, 0, 's3cmd multipart put (5 MiB chunks)', { stderr: mput.stderr });
+  t.notMatch(mput.stderr, /MD5 Sums don't match/, 'no part retried');
+  const mget = await s3cmd(gw.endpoint(legacy), ['get', `s3://${bucket}/enc/legacy-big.bin`, join(dir, 'legacy-big.back')]);
+  t.equal(mget.code, 0, 's3cmd get');
+  t.ok(readFileSync(join(dir, 'legacy-big.back')).equals(bigData), 'the same 12 MiB');
   const fp = fingerprintOf(keyring.keys.get('team')!, SECRET);
   const objects = await keysObjects(STORE, fp.slice(0, 16));
   t.same(objects.filter((o) => o.key === 'enc/legacy.bin').map((o) => o.size), [data.length], 'the inventory: the object under the injected key, with its plaintext size');
@@ -96,6 +106,13 @@ t.test('rclone and the JS SDK', async (t) => {
   writeFileSync(join(dir, 'r.bin'), data);
   const up = await rclone(ep, ['copyto', join(dir, 'r.bin'), `gw:${bucket}/enc/rclone.bin`], { sseCustomerKeyBase64: K.b64 });
   t.equal(up.code, 0, 'rclone copyto', { stderr: up.stderr });
+  // multipart: 5 MiB chunks above a 5 MiB cutoff
+  const mdata = randomBytes(11 * 1024 * 1024 + 3);
+  writeFileSync(join(dir, 'rm.bin'), mdata);
+  const mup = await rclone(ep, ['copyto', '--s3-upload-cutoff', '5M', '--s3-chunk-size', '5M', join(dir, 'rm.bin'), `gw:${bucket}/enc/rclone-mp.bin`], { sseCustomerKeyBase64: K.b64 });
+  t.equal(mup.code, 0, 'rclone multipart copyto', { stderr: mup.stderr });
+  const mdown = await rclone(ep, ['copyto', `gw:${bucket}/enc/rclone-mp.bin`, join(dir, 'rm.back')], { sseCustomerKeyBase64: K.b64 });
+  t.ok(mdown.code === 0 && readFileSync(join(dir, 'rm.back')).equals(mdata), 'and back, the same bytes', { stderr: mdown.stderr });
   const ls = await rclone(ep, ['ls', `gw:${bucket}/enc/`], { sseCustomerKeyBase64: K.b64 });
   t.match(ls.stdout, new RegExp(`^\\s*${1 << 20} rclone.bin$`, 'm'), 'rclone ls: the plaintext size');
   const down = await rclone(ep, ['copyto', `gw:${bucket}/enc/rclone.bin`, join(dir, 'r.back')], { sseCustomerKeyBase64: K.b64 });
@@ -121,6 +138,19 @@ t.test('checksums the client sends are of the plaintext: verified by the gateway
     print(json.dumps({'ok': r['Body'].read() == b'checked' * 1000}))
   `, { args: [K.b64, bucket] });
   t.same(JSON.parse(b.stdout || '{}'), { ok: true }, 'boto3 put_object with a CRC32 checksum (aws-chunked trailer): stored and read back', { stderr: b.stderr });
+  const mp = await boto3(ep, `
+    from boto3.s3.transfer import TransferConfig
+    import io
+    key = base64.b64decode(sys.argv[1])
+    data = os.urandom(13 * 1024 * 1024 + 5)
+    cfg = TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024)
+    extra = {'SSECustomerAlgorithm': 'AES256', 'SSECustomerKey': key}
+    s3.upload_fileobj(io.BytesIO(data), sys.argv[2], 'enc/boto-mp.bin', ExtraArgs=extra, Config=cfg)
+    out = io.BytesIO()
+    s3.download_fileobj(sys.argv[2], 'enc/boto-mp.bin', out, ExtraArgs=extra, Config=cfg)
+    print(json.dumps({'same': out.getvalue() == data}))
+  `, { args: [K.b64, bucket] });
+  t.same(JSON.parse(mp.stdout || '{}'), { same: true }, 'boto3 upload_fileobj / download_fileobj, 5 MiB parts, ranged parallel download', { stderr: mp.stderr });
   const body = Buffer.from('the real body');
   const bad = await s3Raw(ep, { method: 'PUT', path: `/${bucket}/enc/bad-ck`, headers: { ...triplet(), 'x-amz-checksum-crc32': crc32b64(Buffer.from('another body')) }, body });
   t.equal(bad.status, 400, 'a CRC32 that does not match the plaintext: 400');
