@@ -22,7 +22,7 @@
  * Testing a guess of the customer key against this metadata costs HKDF and a GCM decryption: more
  * than AES itself. A ciphertext copied to another name does not open (the kek differs).
  */
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, type CipherGCM, type DecipherGCM } from 'node:crypto';
 
 export const FORMAT_VERSION = 1;
 /** Plaintext bytes per segment. */
@@ -98,25 +98,21 @@ function nonce(index: number, last: boolean): Buffer {
   return n;
 }
 
+/** The cipher of one segment, associated data set: a stream encrypts a segment piece by piece as its bytes arrive. */
+export function segmentCipher(key: Buffer, header: PartHeader, index: number, last: boolean): CipherGCM {
+  return createCipheriv('aes-256-gcm', key, nonce(index, last)).setAAD(header.raw);
+}
+
+/** The decipher of one segment; its plaintext must not leave before `final()` has checked the tag. */
+export function segmentDecipher(key: Buffer, header: PartHeader, index: number, last: boolean): DecipherGCM {
+  return createDecipheriv('aes-256-gcm', key, nonce(index, last)).setAAD(header.raw);
+}
+
 export function sealSegment(key: Buffer, header: PartHeader, index: number, last: boolean, plain: Buffer): Buffer {
   const c = createCipheriv('aes-256-gcm', key, nonce(index, last));
   c.setAAD(header.raw);
   const out = Buffer.concat([c.update(plain), c.final(), c.getAuthTag()]);
   return out;
-}
-
-export function openSegment(key: Buffer, header: PartHeader, index: number, last: boolean, sealed: Buffer): Buffer {
-  if (sealed.length < TAG) throw new FormatError(`segment ${index} of part ${header.partNumber} is truncated`);
-  const d = createDecipheriv('aes-256-gcm', key, nonce(index, last));
-  d.setAAD(header.raw);
-  d.setAuthTag(sealed.subarray(sealed.length - TAG));
-  const plain = d.update(sealed.subarray(0, sealed.length - TAG));
-  try {
-    d.final();
-  } catch {
-    throw new FormatError(`segment ${index} of part ${header.partNumber} does not authenticate: the object was altered, truncated or reordered, or this is not its key`);
-  }
-  return plain;
 }
 
 // ---- the data key ----

@@ -2,19 +2,27 @@
  * Streaming encryption and decryption in the gateway format (format.ts): at most one segment
  * (64 KiB) is held at a time, whatever the object size.
  */
+import type { CipherGCM, DecipherGCM } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import {
-  FormatError, HEADER, SEGMENT, TAG, cipherPartSize, decodeHeader, encodeHeader, openSegment, partKey, sealSegment, segmentsOf,
+  FormatError, HEADER, SEGMENT, TAG, cipherPartSize, decodeHeader, encodeHeader, partKey, segmentCipher, segmentDecipher, segmentsOf,
   type PartHeader,
 } from './format.js';
 
-/** Takes exactly `plainSize` bytes of plaintext; emits the part header and its sealed segments. */
+/**
+ * Takes exactly `plainSize` bytes of plaintext; emits the part header and its sealed segments.
+ * Each piece of input is encrypted as it arrives (GCM is a stream mode): no segment is gathered
+ * first, so nothing is copied. The last segment's tag waits for _flush: the upstream gets the
+ * complete part only once the body has ended where announced and every check before this
+ * transform has passed (nothing partial is stored).
+ */
 export class EncryptPart extends Transform {
   readonly #key: Buffer;
   readonly #header: PartHeader;
   readonly #segments: number;
-  #pending: Buffer[] = [];
-  #pendingBytes = 0;
+  #cipher: CipherGCM | undefined;
+  /** plaintext bytes of the current segment encrypted so far */
+  #fill = 0;
   #index = 0;
   #received = 0;
 
@@ -29,33 +37,41 @@ export class EncryptPart extends Transform {
   /** Bytes this transform will emit in total. */
   get cipherSize(): number { return cipherPartSize(this.#header.plainSize); }
 
-  #want(): number {
-    return Math.min(SEGMENT, this.#header.plainSize - this.#index * SEGMENT);
+  #length(index: number): number {
+    return Math.min(SEGMENT, this.#header.plainSize - index * SEGMENT);
+  }
+
+  #open(): CipherGCM {
+    return (this.#cipher ??= segmentCipher(this.#key, this.#header, this.#index, this.#index === this.#segments - 1));
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.#received += chunk.length;
     if (this.#received > this.#header.plainSize) { done(new FormatError(`more than the ${this.#header.plainSize} bytes announced`)); return; }
-    this.#pending.push(chunk);
-    this.#pendingBytes += chunk.length;
-    // the last segment waits for _flush: the upstream gets the complete part only once the body has
-    // ended where announced and every check before this transform has passed (nothing partial is stored)
-    while (this.#index < this.#segments - 1 && this.#pendingBytes >= this.#want()) {
-      const want = this.#want();
-      const all = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending, this.#pendingBytes);
-      this.push(sealSegment(this.#key, this.#header, this.#index, false, all.subarray(0, want)));
-      this.#index++;
-      const rest = all.subarray(want);
-      this.#pending = rest.length ? [rest] : [];
-      this.#pendingBytes = rest.length;
+    let off = 0;
+    while (off < chunk.length) {
+      const cipher = this.#open();
+      const take = Math.min(this.#length(this.#index) - this.#fill, chunk.length - off);
+      const out = cipher.update(off === 0 && take === chunk.length ? chunk : chunk.subarray(off, off + take));
+      if (out.length) this.push(out);
+      off += take;
+      this.#fill += take;
+      if (this.#fill === this.#length(this.#index) && this.#index < this.#segments - 1) {
+        cipher.final();
+        this.push(cipher.getAuthTag());
+        this.#cipher = undefined;
+        this.#index++;
+        this.#fill = 0;
+      }
     }
     done();
   }
 
   override _flush(done: TransformCallback): void {
     if (this.#received !== this.#header.plainSize) { done(new FormatError(`the body ended after ${this.#received} of ${this.#header.plainSize} bytes`)); return; }
-    const rest = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending, this.#pendingBytes);
-    this.push(sealSegment(this.#key, this.#header, this.#segments - 1, true, rest));
+    const cipher = this.#open(); // the last segment (created here when the part is empty)
+    cipher.final();
+    this.push(cipher.getAuthTag());
     this.#key.fill(0);
     done();
   }
@@ -76,15 +92,26 @@ export interface DecryptOptions {
   parts?: number;
 }
 
-/** Ciphertext in, plaintext out; FormatError on anything that does not authenticate or is cut short. */
+/**
+ * Ciphertext in, plaintext out; FormatError on anything that does not authenticate or is cut short.
+ * Each piece of a segment is deciphered as it arrives, and its plaintext is held until the
+ * segment's tag has been checked: nothing unauthenticated leaves, and nothing is gathered first.
+ */
 export class DecryptStream extends Transform {
   readonly #o: DecryptOptions;
   #header: PartHeader | undefined;
   #key: Buffer | undefined;
   #segments = 0;
   #index = 0;
-  #buf: Buffer[] = [];
-  #bufBytes = 0;
+  /** a part header being read */
+  #hdr: Buffer[] = [];
+  #hdrBytes = 0;
+  /** the current segment: its decipher, ciphertext bytes fed, plaintext held, tag bytes read */
+  #decipher: DecipherGCM | undefined;
+  #fed = 0;
+  #held: Buffer[] = [];
+  #tag: Buffer[] = [];
+  #tagBytes = 0;
   #skip: number;
   #left: number;
   #parts = 0;
@@ -109,19 +136,6 @@ export class DecryptStream extends Transform {
     this.#parts++;
   }
 
-  #need(): number {
-    if (!this.#header) return HEADER;
-    return Math.min(SEGMENT, this.#header.plainSize - this.#index * SEGMENT) + TAG;
-  }
-
-  #take(n: number): Buffer {
-    const all = this.#buf.length === 1 ? this.#buf[0]! : Buffer.concat(this.#buf, this.#bufBytes);
-    const rest = all.subarray(n);
-    this.#buf = rest.length ? [rest] : [];
-    this.#bufBytes = rest.length;
-    return all.subarray(0, n);
-  }
-
   #emit(plain: Buffer): void {
     let p = plain;
     if (this.#skip) { const s = Math.min(this.#skip, p.length); p = p.subarray(s); this.#skip -= s; }
@@ -130,23 +144,60 @@ export class DecryptStream extends Transform {
     if (p.length) this.push(p);
   }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    if (this.#left <= 0) { done(); return; } // the range is complete: the rest is not needed
-    this.#buf.push(chunk);
-    this.#bufBytes += chunk.length;
-    try {
-      while (this.#left > 0 && this.#bufBytes >= this.#need()) {
-        if (!this.#header) { this.#enter(decodeHeader(this.#take(HEADER)), 0); continue; }
-        const last = this.#index === this.#segments - 1;
-        this.#emit(openSegment(this.#key!, this.#header, this.#index, last, this.#take(this.#need())));
-        this.#index++;
-        if (last) this.#header = undefined; // the next part's header follows
+  /** Consumes bytes of `chunk` from `off`; returns the new offset. */
+  #step(chunk: Buffer, off: number): number {
+    if (!this.#header) {
+      const take = Math.min(HEADER - this.#hdrBytes, chunk.length - off);
+      this.#hdr.push(chunk.subarray(off, off + take));
+      this.#hdrBytes += take;
+      if (this.#hdrBytes === HEADER) {
+        this.#enter(decodeHeader(Buffer.concat(this.#hdr, HEADER)), 0);
+        this.#hdr = [];
+        this.#hdrBytes = 0;
       }
+      return off + take;
+    }
+    const length = Math.min(SEGMENT, this.#header.plainSize - this.#index * SEGMENT);
+    const last = this.#index === this.#segments - 1;
+    const decipher = (this.#decipher ??= segmentDecipher(this.#key!, this.#header, this.#index, last));
+    if (this.#fed < length) {
+      const take = Math.min(length - this.#fed, chunk.length - off);
+      const out = decipher.update(chunk.subarray(off, off + take));
+      if (out.length) this.#held.push(out);
+      this.#fed += take;
+      return off + take;
+    }
+    const take = Math.min(TAG - this.#tagBytes, chunk.length - off);
+    this.#tag.push(chunk.subarray(off, off + take));
+    this.#tagBytes += take;
+    if (this.#tagBytes === TAG) {
+      decipher.setAuthTag(this.#tag.length === 1 ? this.#tag[0]! : Buffer.concat(this.#tag, TAG));
+      try {
+        const rest = decipher.final();
+        if (rest.length) this.#held.push(rest);
+      } catch {
+        throw new FormatError(`segment ${this.#index} of part ${this.#header.partNumber} does not authenticate: the object was altered, truncated or reordered, or this is not its key`);
+      }
+      for (const p of this.#held) this.#emit(p); // authenticated: it may leave now
+      this.#decipher = undefined;
+      this.#fed = 0;
+      this.#held = [];
+      this.#tag = [];
+      this.#tagBytes = 0;
+      this.#index++;
+      if (last) this.#header = undefined; // the next part's header follows
+    }
+    return off + take;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    try {
+      for (let off = 0; off < chunk.length && this.#left > 0;) off = this.#step(chunk, off);
     } catch (e) {
       done(e as Error);
       return;
     }
-    done();
+    done(); // once the range is complete, the rest is not needed
   }
 
   override _flush(done: TransformCallback): void {
@@ -155,7 +206,7 @@ export class DecryptStream extends Transform {
       done(this.#left > 0 ? new FormatError(`the object ended ${this.#left} bytes before the end of the range`) : undefined);
       return;
     }
-    if (this.#header || this.#bufBytes) { done(new FormatError('the object is truncated: it ends inside a part')); return; }
+    if (this.#header || this.#hdrBytes) { done(new FormatError('the object is truncated: it ends inside a part')); return; }
     if (this.#o.parts !== undefined && this.#parts !== this.#o.parts) { done(new FormatError(`the object has ${this.#parts} parts where ${this.#o.parts} were written: truncated`)); return; }
     done();
   }
