@@ -37,7 +37,7 @@ Writes the plaintext of an object stored by the gateway with encryption.mode gat
   --meta FILE      offline: the object's x-amz-meta-ssecgw value
 The object name matters: the data key is bound to the bucket and key it was written as.
 Every byte written has been authenticated. Exit status 1 when the object is altered, truncated or
-not opened by this key and name: discard what was written then.
+not opened by this key and name: discard what was written then; 2 for a usage error.
 `;
 
 const FLAGS = ['key', 'endpoint', 'region', 'version-id', 'ca', 'in', 'meta'];
@@ -60,10 +60,10 @@ export async function decryptCommand(argv: string[], out: Writable, err: Writabl
   if (offline && !(flag('in') && flag('meta'))) problems.push('--in and --meta go together');
   const endpoint = flag('endpoint') ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
   if (!offline && !endpoint) problems.push('--endpoint URL is needed (or AWS_ENDPOINT_URL_S3)');
-  if (problems.length) return fail(err, `${problems.join('; ')}\n\n${DECRYPT_HELP}`);
+  if (problems.length) { fail(err, `${problems.join('; ')}\n\n${DECRYPT_HELP}`); return 2; } // a usage error, as the other commands
   const [, bucket, key] = target!;
   let customer: CustomerKey;
-  try { customer = CustomerKey.fromKeyFile(readFileSync(flag('key')!)); } catch (e) { return fail(err, `--key: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+  try { customer = CustomerKey.fromKeyFile(readFileSync(flag('key')!)); } catch (e) { fail(err, `--key: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); return 2; }
   try {
     if (offline) {
       const meta = readFileSync(flag('meta')!, 'utf8').trim().replace(/^x-amz-meta-ssecgw:\s*/i, '');

@@ -314,6 +314,8 @@ t.test('no lock-in: `ssec-gateway decrypt` reads objects from the store, or offl
   t.equal(truncated.code, 1, 'a truncated file: exit 1');
   t.ok(body.subarray(0, truncated.stdout.length).equals(truncated.stdout), 'what was written before is authentic plaintext');
   t.notOk(truncated.stderr.includes(K.b64), 'no key in the error');
+  const usage = await cli([`s3://${bucket}/dec/one`]);
+  t.ok(usage.code === 2 && /--key FILE is needed/.test(usage.stderr), 'a usage error: exit 2, saying what is missing');
 });
 
 t.test('rotate: data keys re-wrapped in place (no data rewritten), or --reencrypt under new data keys', async (t) => {
