@@ -60,6 +60,22 @@ function bookkeeping(ctx: RequestContext, keyFingerprint?: (ctx: RequestContext)
 }
 
 /** `admin` is absent in a worker process: the primary holds the admin listener (src/server/workers.ts). */
+/**
+ * The fingerprint secret and the TLS pair, from the config or, for a quick start, created once in
+ * the state directory; `log` gets a warning for each made-up default (the primary of several
+ * workers creates them before forking, so the workers do not race to).
+ */
+export function localState(config: GatewayConfig, log?: Logger): { secret: Buffer; tls: { cert: string; key: string }; selfSignedCert?: string } {
+  const { secret, generatedAt } = fingerprintSecret(config.fingerprint.secret, config.stateDir);
+  if (generatedAt) log?.warn({ file: generatedAt }, 'no fingerprint.secret configured: using the one kept in the state directory (set fingerprint.secret for more than one replica)');
+  if (config.tls.cert && config.tls.key) {
+    return { secret, tls: { cert: readFileSync(config.tls.cert, 'utf8'), key: readFileSync(config.tls.key, 'utf8') } };
+  }
+  const made = ensureSelfSigned(config.stateDir);
+  log?.warn({ cert: made.certFile, created: made.created }, 'no tls.cert/tls.key configured: serving a self-signed certificate (clients must trust this file)');
+  return { secret, tls: made, selfSignedCert: made.certFile };
+}
+
 export interface Addresses { https: AddressInfo; http?: AddressInfo; admin?: AddressInfo }
 
 export interface Gateway {
@@ -86,8 +102,8 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}):
   const root = createLogger(config.log.level, opts.logDestination);
   const log = worker ? root.child({ worker: worker.id }) : root;
   const metrics = createMetrics();
-  const { secret, generatedAt } = fingerprintSecret(config.fingerprint.secret, config.stateDir);
-  if (generatedAt && !worker) log.warn({ file: generatedAt }, 'no fingerprint.secret configured: using the one kept in the state directory (set fingerprint.secret for more than one replica)');
+  // a worker's primary has already created (and warned about) what the state directory holds
+  const { secret, tls, selfSignedCert } = localState(config, worker ? undefined : log);
   const events = new KeyEvents(secret);
   const store = worker?.store?.(metrics) ?? openFingerprintStore(config, { metrics, log });
   const tracker = new KeyTracker(store, secret, config.keys.onExposed);
@@ -95,17 +111,6 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}):
     void store.exposed(e); // counts it, marks the key compromised, tells every replica
     log.warn({ event: 'key_exposed', fingerprint: e.fingerprint, client: e.client, listener: e.listener, header: e.header, requestId: e.requestId }, KeyEvents.describe(e));
   });
-
-  let tls: { cert: string; key: string };
-  let selfSignedCert: string | undefined;
-  if (config.tls.cert && config.tls.key) {
-    tls = { cert: readFileSync(config.tls.cert, 'utf8'), key: readFileSync(config.tls.key, 'utf8') };
-  } else {
-    const made = ensureSelfSigned(config.stateDir);
-    tls = made;
-    selfSignedCert = made.certFile;
-    if (!worker) log.warn({ cert: made.certFile, created: made.created }, 'no tls.cert/tls.key configured: serving a self-signed certificate (clients must trust this file)');
-  }
 
   const upstream = createUpstream(config.upstream);
   const closers: (() => void)[] = [];

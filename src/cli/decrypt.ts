@@ -13,8 +13,8 @@ import { createReadStream, readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from '../config/load.js';
-import { FormatError, META, plainSizeOf, unwrapDataKey } from '../encryption/format.js';
-import { partsOf } from '../encryption/operations.js';
+import { FormatError, META, unwrapDataKey } from '../encryption/format.js';
+import { partsOf, plainSizeOfHead } from '../encryption/operations.js';
 import { DecryptStream } from '../encryption/streams.js';
 import { CustomerKey } from '../sse-c/customer-key.js';
 import { credentialSource } from '../upstream/credentials.js';
@@ -82,7 +82,7 @@ export async function decryptCommand(argv: string[], out: Writable, err: Writabl
       if (typeof meta !== 'string') { res.resume(); return fail(err, `s3://${bucket}/${key} is not in the gateway's format (no ${META})`); }
       const dataKey = unwrapDataKey(customer, bucket!, key!, meta);
       const parts = partsOf(String(res.headers.etag ?? ''));
-      if (plainSizeOf(Number(res.headers['content-length']), parts) === undefined) { res.resume(); return fail(err, 'the object\'s size is not one the format produces: truncated or altered'); }
+      if (plainSizeOfHead(res.headers) === undefined) { res.resume(); return fail(err, 'the object\'s size is not one the format produces: truncated or altered'); }
       await pipeline(res, new DecryptStream({ dataKey, parts }), out, { end: false });
       return 0;
     } finally {

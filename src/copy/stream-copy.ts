@@ -36,9 +36,9 @@ export const COPY_PART_SIZE = 64 << 20;
 export interface CopyResult { etag: string; lastModified: string; versionId?: string; sourceVersionId?: string; size: number }
 
 /** Headers that describe the object and travel with it (S3 "system metadata" a copy keeps). */
-const OBJECT_HEADERS = ['content-type', 'cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires'];
+const OBJECT_HEADERS = /^(content-type|cache-control|content-disposition|content-encoding|content-language|expires|x-amz-meta-.*)$/;
 /** Request headers the destination write takes as they are. */
-const WRITE_HEADERS = ['x-amz-acl', 'x-amz-grant-read', 'x-amz-grant-read-acp', 'x-amz-grant-write-acp', 'x-amz-grant-full-control', 'x-amz-storage-class', 'x-amz-website-redirect-location'];
+const WRITE_HEADERS = /^(x-amz-acl|x-amz-grant-.*|x-amz-storage-class|x-amz-tagging|x-amz-website-redirect-location|x-amz-object-lock-.*)$/;
 
 /** The SSE-C triplet for a GET of the source or a write of the destination (a copy reads the source with a plain GET). */
 function sseHeaders(key: CustomerKey | undefined): HeaderInput {
@@ -46,7 +46,7 @@ function sseHeaders(key: CustomerKey | undefined): HeaderInput {
 }
 
 /** x-amz-copy-source-if-* → the GET's conditional headers. */
-function conditions(h: IncomingHttpHeaders): HeaderInput {
+export function copySourceConditions(h: IncomingHttpHeaders): HeaderInput {
   const out: HeaderInput = {};
   const map: Record<string, string> = {
     'x-amz-copy-source-if-match': 'if-match', 'x-amz-copy-source-if-none-match': 'if-none-match',
@@ -56,21 +56,23 @@ function conditions(h: IncomingHttpHeaders): HeaderInput {
   return out;
 }
 
-function objectHeaders(req: CopyRequest, source: IncomingHttpHeaders): HeaderInput {
-  const from = req.metadataDirective === 'REPLACE' ? req.requestHeaders : source;
+/** A copy's destination headers: the object's from the source (COPY) or the request (REPLACE), the write's own from the request. */
+export function copiedObjectHeaders(directive: 'COPY' | 'REPLACE', requestHeaders: IncomingHttpHeaders, source: IncomingHttpHeaders): HeaderInput {
   const out: HeaderInput = {};
-  for (const [k, v] of Object.entries(from)) {
-    if (v !== undefined && (k.startsWith('x-amz-meta-') || OBJECT_HEADERS.includes(k))) out[k] = v as string;
-  }
-  for (const k of WRITE_HEADERS) if (req.requestHeaders[k] !== undefined) out[k] = req.requestHeaders[k] as string;
+  for (const [k, v] of Object.entries(directive === 'REPLACE' ? requestHeaders : source)) if (typeof v === 'string' && OBJECT_HEADERS.test(k)) out[k] = v;
+  for (const [k, v] of Object.entries(requestHeaders)) if (typeof v === 'string' && WRITE_HEADERS.test(k)) out[k] = v;
   return out;
+}
+
+function objectHeaders(req: CopyRequest, source: IncomingHttpHeaders): HeaderInput {
+  return copiedObjectHeaders(req.metadataDirective, req.requestHeaders, source);
 }
 
 async function getSource(s3: UpstreamS3, req: CopyRequest, range?: string) {
   const q = req.source.versionId ? `versionId=${encodeURIComponent(req.source.versionId)}` : undefined;
   const res = await s3.send({
     method: 'GET', bucket: req.source.bucket, key: req.source.key, query: q,
-    headers: { ...sseHeaders(req.sourceKey), ...conditions(req.requestHeaders), ...(range ? { range } : {}) },
+    headers: { ...sseHeaders(req.sourceKey), ...copySourceConditions(req.requestHeaders), ...(range ? { range } : {}) },
   });
   if (res.statusCode === 304) {
     res.resume();

@@ -14,20 +14,16 @@ import { sendXml } from '../request/respond-error.js';
 import { parseCopySource } from '../s3/copy-source.js';
 import { errorXml } from '../s3/error-xml.js';
 import { COPY_SOURCE } from '../s3/headers.js';
-import { xmlField } from '../s3/xml.js';
+import { xmlEscape, xmlField } from '../s3/xml.js';
 import type { HeaderInput } from '../sigv4/index.js';
 import { readBody, type UpstreamS3 } from '../upstream/s3-client.js';
-import { FormatError, META, newDataKey, plainSizeOf, unwrapDataKey, wrapDataKey } from './format.js';
+import { copiedObjectHeaders, copySourceConditions } from '../copy/stream-copy.js';
+import { META, newDataKey, wrapDataKey } from './format.js';
 import {
-  decryptRange, decryptWhole, echo, partsOf, putPart, relay, uploadKey, uploadQuery, writeHeaders, type FormatObject, type Range,
+  decryptRange, decryptWhole, echo, openDataKey, partsOf, plainSizeOfHead, putPart, relay, uploadKey, uploadQuery, type FormatObject, type Range,
 } from './operations.js';
 
 const NS = 'http://s3.amazonaws.com/doc/2006-03-01/';
-/** Headers that describe the object: a COPY directive takes them from the source. */
-const OBJECT_HEADERS = /^(content-type|cache-control|content-disposition|content-encoding|content-language|expires|x-amz-meta-.*)$/;
-/** Headers of the write itself: always the request's. */
-const WRITE_ONLY = /^(x-amz-acl|x-amz-grant-.*|x-amz-storage-class|x-amz-tagging|x-amz-website-redirect-location|x-amz-object-lock-.*)$/;
-
 interface Source {
   bucket: string;
   key: string;
@@ -40,15 +36,6 @@ interface Source {
   etag: string;
 }
 
-function copyConditions(ctx: RequestContext): HeaderInput {
-  const out: HeaderInput = {};
-  for (const c of ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since']) {
-    const v = ctx.headers[`x-amz-copy-source-${c}`];
-    if (typeof v === 'string') out[c] = v;
-  }
-  return out;
-}
-
 /** HEADs the copy source and opens it: its data key when in the format, or how to read it when not. */
 async function openSource(ctx: RequestContext, s3: UpstreamS3, sourceInGatewayScope: (bucket: string, key: string) => boolean): Promise<Source | IncomingMessage> {
   const ref = parseCopySource(ctx.headers[COPY_SOURCE]);
@@ -57,7 +44,7 @@ async function openSource(ctx: RequestContext, s3: UpstreamS3, sourceInGatewaySc
   const gatewayScope = sourceInGatewayScope(ref.bucket, ref.key);
   // a source outside the gateway's scope may be SSE-C in the store: its key goes where it always went
   const readHeaders: HeaderInput = !gatewayScope && ctx.copySourceSseC ? ctx.copySourceSseC.headers() : {};
-  const head = await s3.send({ method: 'HEAD', bucket: ref.bucket, key: ref.key, query, headers: { ...copyConditions(ctx), ...readHeaders } });
+  const head = await s3.send({ method: 'HEAD', bucket: ref.bucket, key: ref.key, query, headers: { ...copySourceConditions(ctx.headers), ...readHeaders } });
   head.resume();
   if (head.statusCode === 304 || head.statusCode === 412) throw new GatewayError('CopyPreconditionFailed');
   if (head.statusCode !== 200) return head;
@@ -68,17 +55,10 @@ async function openSource(ctx: RequestContext, s3: UpstreamS3, sourceInGatewaySc
     return { bucket: ref.bucket, key: ref.key, query, head, readHeaders, etag };
   }
   if (!ctx.copySourceSseC) throw new GatewayError('ObjectEncryptedNoKey');
-  let dataKey: Buffer;
-  try {
-    dataKey = unwrapDataKey(ctx.copySourceSseC, ref.bucket, ref.key, meta);
-  } catch (e) {
-    if (e instanceof FormatError) throw new GatewayError('GatewayKeyMismatch');
-    throw e;
-  }
-  const parts = partsOf(etag);
-  const size = plainSizeOf(Number(head.headers['content-length'] ?? -1), parts);
+  const dataKey = openDataKey(ctx.copySourceSseC, ref.bucket, ref.key, meta, 'GatewayKeyMismatch');
+  const size = plainSizeOfHead(head.headers);
   if (size === undefined) throw new GatewayError('ObjectNotAuthentic');
-  return { bucket: ref.bucket, key: ref.key, query, head, readHeaders, etag, format: { etag, size, parts, dataKey } };
+  return { bucket: ref.bucket, key: ref.key, query, head, readHeaders, etag, format: { etag, size, parts: partsOf(etag), dataKey } };
 }
 
 /** A source that is not there: S3's XML answer (a HEAD's error has no body to relay). */
@@ -89,14 +69,10 @@ function sourceMissing(ctx: RequestContext, head: IncomingMessage): void {
   sendXml(ctx, status, errorXml({ code, message, requestId: ctx.id }), {});
 }
 
-/** The destination's object headers: from the source (COPY) or the request (REPLACE), the write's own from the request. */
+/** The destination's object headers (stream-copy's rule), never the source's format metadata. */
 function destinationHeaders(ctx: RequestContext, source: IncomingMessage): HeaderInput {
   const replace = String(ctx.headers['x-amz-metadata-directive'] ?? 'COPY').toUpperCase() === 'REPLACE';
-  const out: HeaderInput = replace ? writeHeaders(ctx) : {};
-  if (!replace) {
-    for (const [k, v] of Object.entries(source.headers)) if (typeof v === 'string' && k !== META && OBJECT_HEADERS.test(k)) out[k] = v;
-    for (const [k, v] of Object.entries(ctx.headers)) if (typeof v === 'string' && WRITE_ONLY.test(k)) out[k] = v;
-  }
+  const out = copiedObjectHeaders(replace ? 'REPLACE' : 'COPY', ctx.headers, source.headers);
   delete out[META];
   return out;
 }
@@ -113,8 +89,7 @@ async function readSource(s3: UpstreamS3, src: Source, range?: Range): Promise<{
 }
 
 function copyResult(ctx: RequestContext, tag: 'CopyObjectResult' | 'CopyPartResult', etag: string, lastModified: string, headers: Record<string, string | undefined>): void {
-  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
-  sendXml(ctx, 200, `<?xml version="1.0" encoding="UTF-8"?>\n<${tag} xmlns="${NS}"><LastModified>${esc(lastModified)}</LastModified><ETag>${esc(etag)}</ETag></${tag}>`, headers);
+  sendXml(ctx, 200, `<?xml version="1.0" encoding="UTF-8"?>\n<${tag} xmlns="${NS}"><LastModified>${xmlEscape(lastModified)}</LastModified><ETag>${xmlEscape(etag)}</ETag></${tag}>`, headers);
 }
 
 export async function copyObject(ctx: RequestContext, s3: UpstreamS3, sourceInGatewayScope: (bucket: string, key: string) => boolean): Promise<void> {

@@ -12,11 +12,12 @@ import type { IncomingMessage } from 'node:http';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GatewayError } from '../errors/gateway-error.js';
+import type { ErrorName } from '../errors/table.js';
 import { clientBody, type RequestContext } from '../request/context.js';
 import { sendXml } from '../request/respond-error.js';
 import { SSEC } from '../s3/headers.js';
-import { xmlBlocks, xmlField } from '../s3/xml.js';
-import { attributesXml, parseAttributeList, partPaging } from '../s3/object-attributes.js';
+import { xmlBlocks, xmlEscape, xmlField } from '../s3/xml.js';
+import { attributesXml, parseAttributeList, partPaging, partsCountOf } from '../s3/object-attributes.js';
 import type { CustomerKey } from '../sse-c/customer-key.js';
 import { normalizeErrorBody } from '../upstream/normalize-error.js';
 import { readBody, type UpstreamS3 } from '../upstream/s3-client.js';
@@ -66,8 +67,12 @@ export function echo(key: CustomerKey | undefined): Record<string, string> {
 
 /** The part count of an object from its ETag (`"…-N"` for a multipart object), 1 otherwise. */
 export function partsOf(etag: string | undefined): number {
-  const m = /-(\d+)"?$/.exec(etag ?? '');
-  return m ? Number(m[1]) : 1;
+  return partsCountOf(String(etag ?? '').replace(/"/g, '')) ?? 1;
+}
+
+/** The plaintext size of an object in the format, from its HEAD/GET headers; undefined: not a size the format produces. */
+export function plainSizeOfHead(headers: IncomingMessage['headers']): number | undefined {
+  return plainSizeOf(Number(headers['content-length'] ?? -1), partsOf(String(headers.etag ?? '')));
 }
 
 // ---- answering ----
@@ -130,10 +135,15 @@ export function dataKeyOf(ctx: RequestContext, res: IncomingMessage, bucket: str
     return undefined;
   }
   if (!ctx.sseC) throw new GatewayError('ObjectEncryptedNoKey');
+  return openDataKey(ctx.sseC, bucket, key, meta, 'GatewayKeyMismatch');
+}
+
+/** unwrapDataKey, with `mismatch` as the S3 answer when this key (or this name) does not open it. */
+export function openDataKey(customer: CustomerKey, bucket: string, key: string, meta: string, mismatch: ErrorName): Buffer {
   try {
-    return unwrapDataKey(ctx.sseC, bucket, key, meta);
+    return unwrapDataKey(customer, bucket, key, meta);
   } catch (e) {
-    if (e instanceof FormatError) throw new GatewayError('GatewayKeyMismatch');
+    if (e instanceof FormatError) throw new GatewayError(mismatch);
     throw e;
   }
 }
@@ -221,38 +231,82 @@ export async function putObject(ctx: RequestContext, s3: UpstreamS3): Promise<vo
 async function putAsOneUpload(ctx: RequestContext, s3: UpstreamS3): Promise<void> {
   const { bucket, key } = ctx.target! as { bucket: string; key: string };
   const dataKey = newDataKey();
-  const create = await s3.send({ method: 'POST', bucket, key, query: 'uploads', headers: { ...writeHeaders(ctx), [META]: wrapDataKey(ctx.sseC!, bucket, key, dataKey) } });
-  if (create.statusCode !== 200) { dataKey.fill(0); return relay(ctx, create); }
-  const id = xmlField(await readBody(create), 'UploadId');
-  if (!id) throw new GatewayError('Internal', { message: 'CreateMultipartUpload: no UploadId in the answer' });
-  const q = `uploadId=${encodeURIComponent(id)}`;
-  const abort = () => s3.send({ method: 'DELETE', bucket, key, query: q }).then((r) => r.resume(), () => undefined);
-  let part: IncomingMessage;
   try {
-    part = await putEncrypted(ctx, s3, { bucket, key, query: `partNumber=1&${q}`, headers: {} }, dataKey, 1);
-  } catch (e) {
-    await abort();
-    throw e;
+    const upload = await GatewayUpload.start(s3, bucket, key, { ...writeHeaders(ctx), [META]: wrapDataKey(ctx.sseC!, bucket, key, dataKey) });
+    if (!(upload instanceof GatewayUpload)) return await relay(ctx, upload);
+    const part = await upload.part(1, () => putEncrypted(ctx, s3, { bucket, key, query: upload.partQuery(1), headers: {} }, dataKey, 1));
+    if (part) return await relay(ctx, part);
+    const done = await upload.complete('a one-part PutObject');
+    ctx.upstreamResponseHeaders = done.headers;
+    sendEmpty(ctx, 200, { etag: done.etag, ...pick(done, ['x-amz-version-id']), ...echo(ctx.sseC) });
   } finally {
     dataKey.fill(0);
   }
-  if ((part.statusCode ?? 502) >= 300) { await abort(); return relay(ctx, part); }
-  part.resume();
-  const etag = String(part.headers.etag ?? '');
-  const done = await s3.send({ method: 'POST', bucket, key, query: q, headers: { 'content-type': 'application/xml' }, body: Buffer.from(`<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${xmlEscape(etag)}</ETag></Part></CompleteMultipartUpload>`) });
-  const xml = await readBody(done);
-  if (done.statusCode !== 200 || /<Error>/.test(xml)) { await abort(); throw new GatewayError('Internal', { message: `CompleteMultipartUpload of a one-part PutObject answered ${done.statusCode}: ${xmlField(xml, 'Code') ?? ''}` }); }
-  ctx.upstreamResponseHeaders = done.headers;
-  let final = xmlField(xml, 'ETag');
-  if (!final) { // RGW 16 answers CompleteMultipartUpload with an empty <ETag/>: the object's HEAD has it
-    const h = await s3.send({ method: 'HEAD', bucket, key, query: typeof done.headers['x-amz-version-id'] === 'string' ? `versionId=${encodeURIComponent(done.headers['x-amz-version-id'])}` : undefined });
-    h.resume();
-    final = typeof h.headers.etag === 'string' ? h.headers.etag : etag;
-  }
-  sendEmpty(ctx, 200, { etag: final, ...pick(done, ['x-amz-version-id']), ...echo(ctx.sseC) });
 }
 
-export function pick(res: IncomingMessage, names: string[]): Record<string, string> {
+/**
+ * A multipart upload the gateway makes itself (an injected PutObject, a form's file): parts in
+ * order, completed, or aborted when anything before the completion fails.
+ */
+export class GatewayUpload {
+  readonly #etags: string[] = [];
+  #open = true;
+  private constructor(private readonly s3: UpstreamS3, private readonly bucket: string, private readonly key: string, private readonly id: string) {}
+
+  /** The upload, or the store's refusal to start it (to relay). */
+  static async start(s3: UpstreamS3, bucket: string, key: string, headers: HeaderInput): Promise<GatewayUpload | IncomingMessage> {
+    const create = await s3.send({ method: 'POST', bucket, key, query: 'uploads', headers });
+    if (create.statusCode !== 200) return create;
+    const id = xmlField(await readBody(create), 'UploadId');
+    if (!id) throw new GatewayError('Internal', { message: 'CreateMultipartUpload: no UploadId in the answer' });
+    return new GatewayUpload(s3, bucket, key, id);
+  }
+
+  partQuery(n: number): string { return `partNumber=${n}&uploadId=${encodeURIComponent(this.id)}`; }
+
+  /** Sends part n with `send`; undefined when stored, else the store's refusal (to relay). The upload is aborted on any failure. */
+  async part(n: number, send: () => Promise<IncomingMessage>): Promise<IncomingMessage | undefined> {
+    let res: IncomingMessage;
+    try {
+      res = await send();
+    } catch (e) {
+      await this.abort();
+      throw e;
+    }
+    if ((res.statusCode ?? 502) >= 300) { await this.abort(); return res; }
+    res.resume();
+    this.#etags[n - 1] = String(res.headers.etag ?? '');
+    return undefined;
+  }
+
+  /** Completes the upload; its ETag and the store's headers. */
+  async complete(what: string): Promise<{ etag: string; headers: IncomingMessage['headers'] }> {
+    const xml = `<CompleteMultipartUpload>${this.#etags.map((e, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${xmlEscape(e)}</ETag></Part>`).join('')}</CompleteMultipartUpload>`;
+    const done = await this.s3.send({ method: 'POST', bucket: this.bucket, key: this.key, query: `uploadId=${encodeURIComponent(this.id)}`, headers: { 'content-type': 'application/xml' }, body: Buffer.from(xml) });
+    const answer = await readBody(done);
+    if (done.statusCode !== 200 || /<Error>/.test(answer)) {
+      await this.abort();
+      throw new GatewayError('Internal', { message: `CompleteMultipartUpload of ${what} answered ${done.statusCode}: ${xmlField(answer, 'Code') ?? ''}` });
+    }
+    this.#open = false;
+    let etag = xmlField(answer, 'ETag');
+    if (!etag) { // RGW 16 answers CompleteMultipartUpload with an empty <ETag/>: the object's HEAD has it
+      const version = done.headers['x-amz-version-id'];
+      const h = await this.s3.send({ method: 'HEAD', bucket: this.bucket, key: this.key, query: typeof version === 'string' ? `versionId=${encodeURIComponent(version)}` : undefined });
+      h.resume();
+      etag = String(h.headers.etag ?? '');
+    }
+    return { etag, headers: done.headers };
+  }
+
+  async abort(): Promise<void> {
+    if (!this.#open) return;
+    this.#open = false;
+    await this.s3.send({ method: 'DELETE', bucket: this.bucket, key: this.key, query: `uploadId=${encodeURIComponent(this.id)}` }).then((r) => r.resume(), () => undefined);
+  }
+}
+
+export function pick(res: { headers: IncomingMessage['headers'] }, names: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const n of names) { const v = res.headers[n]; if (typeof v === 'string') out[n] = v; }
   return out;
@@ -319,7 +373,7 @@ export async function getObject(ctx: RequestContext, s3: UpstreamS3): Promise<vo
   ctx.upstreamResponseHeaders = res.headers;
   const etag = String(res.headers.etag ?? '');
   const parts = partsOf(etag);
-  const size = plainSizeOf(Number(res.headers['content-length'] ?? -1), parts);
+  const size = plainSizeOfHead(res.headers);
   if (size === undefined) { res.resume(); throw new GatewayError('ObjectNotAuthentic'); }
   const base = { ...readHeaders(res), ...echo(ctx.sseC), 'x-amz-request-id': ctx.id, 'accept-ranges': 'bytes' };
   const range = parseRange(ctx.headers.range, size);
@@ -392,7 +446,6 @@ export function uploadQuery(ctx: RequestContext, upstreamId: string): string {
     .map((p) => (p.split('=', 1)[0] === 'uploadId' ? `uploadId=${encodeURIComponent(upstreamId)}` : p)).join('&');
 }
 
-const xmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 export async function createUpload(ctx: RequestContext, s3: UpstreamS3): Promise<void> {
   const { bucket, key } = ctx.target! as { bucket: string; key: string };
@@ -413,12 +466,7 @@ export async function createUpload(ctx: RequestContext, s3: UpstreamS3): Promise
 /** The data key of an upload from its id, with the client's key; S3's answers when it cannot be had. */
 export function uploadKey(ctx: RequestContext, envelope: { meta: string }): Buffer {
   if (!ctx.sseC) throw new GatewayError('UploadNeedsKey');
-  try {
-    return unwrapDataKey(ctx.sseC, ctx.target!.bucket!, ctx.target!.key!, envelope.meta);
-  } catch (e) {
-    if (e instanceof FormatError) throw new GatewayError('UploadKeyMismatch');
-    throw e;
-  }
+  return openDataKey(ctx.sseC, ctx.target!.bucket!, ctx.target!.key!, envelope.meta, 'UploadKeyMismatch');
 }
 
 export async function uploadPart(ctx: RequestContext, s3: UpstreamS3, envelope: { upstream: string; meta: string }): Promise<void> {
@@ -522,7 +570,7 @@ export async function objectAttributes(ctx: RequestContext, s3: UpstreamS3): Pro
   const headers = { ...res.headers };
   if (dataKey) {
     dataKey.fill(0);
-    const size = plainSizeOf(Number(res.headers['content-length'] ?? -1), partsOf(String(res.headers.etag ?? '')));
+    const size = plainSizeOfHead(res.headers);
     if (size === undefined) throw new GatewayError('ObjectNotAuthentic');
     headers['content-length'] = String(size);
     for (const h of Object.keys(headers)) if (h.startsWith('x-amz-checksum-')) delete headers[h];

@@ -11,16 +11,15 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
-import { GatewayError } from '../errors/gateway-error.js';
 import { clientBody, type RequestContext } from '../request/context.js';
 import { sendXml } from '../request/respond-error.js';
 import { FilePartMeter } from '../s3/post-form.js';
-import { xmlField } from '../s3/xml.js';
+import { xmlEscape } from '../s3/xml.js';
 import { fieldMap } from '../sigv4/post-policy.js';
 import type { HeaderInput } from '../sigv4/index.js';
-import { readBody, type UpstreamS3 } from '../upstream/s3-client.js';
+import type { UpstreamS3 } from '../upstream/s3-client.js';
 import { META, newDataKey, wrapDataKey } from './format.js';
-import { echo, putPart, relay } from './operations.js';
+import { echo, GatewayUpload, putPart, relay } from './operations.js';
 
 /** Part size of a form's file: S3's smallest multipart part, a multiple of the 64 KiB segment. */
 export const POST_PART = 5 << 20;
@@ -74,51 +73,35 @@ export async function postObject(ctx: RequestContext, s3: UpstreamS3): Promise<v
   req.pipe(meter);
   const dataKey = newDataKey();
   const headers = { ...formHeaders(ctx), [META]: wrapDataKey(ctx.sseC!, bucket, key, dataKey) };
-  let uploadId: string | undefined;
-  let etag = '';
-  let res: IncomingMessage | undefined;
-  const partEtags: string[] = [];
+  let upload: GatewayUpload | undefined;
+  let stored: { etag: string; headers: IncomingMessage['headers'] };
   try {
     let n = 0;
+    let single: IncomingMessage | undefined;
     for await (const [bytes, last] of parts(meter as AsyncIterable<Buffer>)) {
       n++;
       if (last && n === 1) { // the whole file fits one part: a PutObject
-        res = await putPart(s3, { bucket, key, headers }, dataKey, 1, bytes.length, Readable.from([bytes]));
-        if ((res.statusCode ?? 502) >= 300) return await relay(ctx, res);
-        res.resume();
-        etag = String(res.headers.etag ?? '');
+        single = await putPart(s3, { bucket, key, headers }, dataKey, 1, bytes.length, Readable.from([bytes]));
+        if ((single.statusCode ?? 502) >= 300) return await relay(ctx, single);
+        single.resume();
         break;
       }
-      if (uploadId === undefined) {
-        const create = await s3.send({ method: 'POST', bucket, key, query: 'uploads', headers });
-        if (create.statusCode !== 200) return await relay(ctx, create);
-        uploadId = xmlField(await readBody(create), 'UploadId');
-        if (!uploadId) throw new GatewayError('Internal', { message: 'CreateMultipartUpload: no UploadId in the answer' });
+      if (!upload) {
+        const started = await GatewayUpload.start(s3, bucket, key, headers);
+        if (!(started instanceof GatewayUpload)) return await relay(ctx, started);
+        upload = started;
       }
-      const part = await putPart(s3, { bucket, key, query: `partNumber=${n}&uploadId=${encodeURIComponent(uploadId)}`, headers: {} }, dataKey, n, bytes.length, Readable.from([bytes]));
-      if ((part.statusCode ?? 502) >= 300) return await relay(ctx, part);
-      part.resume();
-      partEtags.push(String(part.headers.etag ?? ''));
+      const u = upload;
+      const refused = await u.part(n, () => putPart(s3, { bucket, key, query: u.partQuery(n), headers: {} }, dataKey, n, bytes.length, Readable.from([bytes])));
+      if (refused) return await relay(ctx, refused);
     }
-    if (uploadId !== undefined) {
-      const xml = `<CompleteMultipartUpload>${partEtags.map((e, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${e.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</ETag></Part>`).join('')}</CompleteMultipartUpload>`;
-      res = await s3.send({ method: 'POST', bucket, key, query: `uploadId=${encodeURIComponent(uploadId)}`, headers: { 'content-type': 'application/xml' }, body: Buffer.from(xml) });
-      const answer = await readBody(res);
-      if (res.statusCode !== 200 || /<Error>/.test(answer)) throw new GatewayError('Internal', { message: `CompleteMultipartUpload of a form's file answered ${res.statusCode}: ${xmlField(answer, 'Code') ?? ''}` });
-      uploadId = undefined;
-      etag = xmlField(answer, 'ETag') || '';
-      if (!etag) { // RGW 16 answers CompleteMultipartUpload with an empty <ETag/>
-        const h = await s3.send({ method: 'HEAD', bucket, key });
-        h.resume();
-        etag = String(h.headers.etag ?? '');
-      }
-    }
+    stored = upload ? await upload.complete('a form\'s file') : { etag: String(single?.headers.etag ?? ''), headers: single?.headers ?? {} };
   } finally {
     dataKey.fill(0);
-    if (uploadId !== undefined) await s3.send({ method: 'DELETE', bucket, key, query: `uploadId=${encodeURIComponent(uploadId)}` }).then((r) => r.resume(), () => undefined);
+    await upload?.abort(); // a no-op once completed; the file broke off or was refused (content-length-range) otherwise
   }
-  ctx.upstreamResponseHeaders = res?.headers;
-  answer(ctx, bucket, key, etag, typeof res?.headers['x-amz-version-id'] === 'string' ? res.headers['x-amz-version-id'] : undefined);
+  ctx.upstreamResponseHeaders = stored.headers;
+  answer(ctx, bucket, key, stored.etag, typeof stored.headers['x-amz-version-id'] === 'string' ? stored.headers['x-amz-version-id'] : undefined);
 }
 
 /** S3's answer to a form: a redirect, or the status the form asked for (204 by default). */
@@ -138,8 +121,7 @@ function answer(ctx: RequestContext, bucket: string, key: string, etag: string, 
   }
   const status = fields.get('success_action_status');
   if (status === '201') {
-    const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-    sendXml(ctx, 201, `<?xml version="1.0" encoding="UTF-8"?>\n<PostResponse><Location>${esc(location)}</Location><Bucket>${esc(bucket)}</Bucket><Key>${esc(key)}</Key><ETag>${esc(etag)}</ETag></PostResponse>`, headers);
+    sendXml(ctx, 201, `<?xml version="1.0" encoding="UTF-8"?>\n<PostResponse><Location>${xmlEscape(location)}</Location><Bucket>${xmlEscape(bucket)}</Bucket><Key>${xmlEscape(key)}</Key><ETag>${xmlEscape(etag)}</ETag></PostResponse>`, headers);
     return;
   }
   ctx.res.writeHead(status === '200' ? 200 : 204, { ...headers, 'content-length': '0' });

@@ -9,12 +9,12 @@ import type { IncomingMessage } from 'node:http';
 import type { CustomerKey } from '../sse-c/customer-key.js';
 import type { HeaderInput } from '../sigv4/index.js';
 import { encodeKey, type UpstreamS3 } from '../upstream/s3-client.js';
-import { FormatError, META, newDataKey, plainSizeOf, unwrapDataKey, wrapDataKey } from './format.js';
-import { decryptWhole, partsOf, putPart } from './operations.js';
+import { copiedObjectHeaders } from '../copy/stream-copy.js';
+import { FormatError, META, newDataKey, unwrapDataKey, wrapDataKey } from './format.js';
+import { decryptWhole, partsOf, plainSizeOfHead, putPart } from './operations.js';
 
 export interface ObjectName { bucket: string; key: string; versionId?: string }
 
-const OBJECT_HEADERS = /^(content-type|cache-control|content-disposition|content-encoding|content-language|expires|x-amz-meta-.*|x-amz-storage-class|x-amz-website-redirect-location)$/;
 
 async function head(s3: UpstreamS3, t: ObjectName): Promise<IncomingMessage> {
   const res = await s3.send({ method: 'HEAD', bucket: t.bucket, key: t.key, query: t.versionId ? `versionId=${encodeURIComponent(t.versionId)}` : undefined });
@@ -37,9 +37,8 @@ export async function formatOpens(s3: UpstreamS3, t: ObjectName, key: CustomerKe
     if (e instanceof FormatError) return undefined;
     throw e;
   }
-  const etag = String(res.headers.etag ?? '');
-  const size = plainSizeOf(Number(res.headers['content-length'] ?? -1), partsOf(etag));
-  return size === undefined ? undefined : { size, etag };
+  const size = plainSizeOfHead(res.headers);
+  return size === undefined ? undefined : { size, etag: String(res.headers.etag ?? '') };
 }
 
 /** Re-keys one object in place; returns the new version id (versioned buckets). */
@@ -50,8 +49,9 @@ export async function rekeyInPlace(s3: UpstreamS3, t: ObjectName, oldKey: Custom
   if (typeof meta !== 'string') throw new Error('not in the gateway\'s format');
   const dataKey = unwrapDataKey(oldKey, t.bucket, t.key, meta);
   const etag = String(res.headers.etag ?? '');
-  const headers: HeaderInput = {};
-  for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string' && k !== META && OBJECT_HEADERS.test(k)) headers[k] = v;
+  // the object's own headers, and its storage class and redirect as a write of them (stream-copy's rule, the source as both)
+  const headers: HeaderInput = copiedObjectHeaders('COPY', res.headers, res.headers);
+  delete headers[META];
   try {
     let out: IncomingMessage;
     if (!reencrypt) {
@@ -63,7 +63,7 @@ export async function rekeyInPlace(s3: UpstreamS3, t: ObjectName, oldKey: Custom
         },
       });
     } else {
-      const size = plainSizeOf(Number(res.headers['content-length'] ?? -1), partsOf(etag));
+      const size = plainSizeOfHead(res.headers);
       if (size === undefined) throw new Error('the object\'s size is not one the format produces');
       const plain = await decryptWhole(s3, { bucket: t.bucket, key: t.key, query: t.versionId ? `versionId=${encodeURIComponent(t.versionId)}` : undefined }, { etag, size, parts: partsOf(etag), dataKey });
       const fresh = newDataKey();

@@ -4,6 +4,7 @@
  * response body, following the AWS model (botocore s3 2006-03-01: GetObjectAttributesOutput).
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { xmlEscape } from './xml.js';
 
 export const OBJECT_ATTRIBUTES = ['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize'] as const;
 export type ObjectAttribute = (typeof OBJECT_ATTRIBUTES)[number];
@@ -31,9 +32,6 @@ const CHECKSUMS: [string, string][] = [
   ['xxhash3', 'ChecksumXXHASH3'], ['xxhash128', 'ChecksumXXHASH128'], ['type', 'ChecksumType'],
 ];
 
-function esc(s: string): string {
-  return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
-}
 
 function one(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
@@ -66,17 +64,17 @@ export function partPaging(maxParts: string | string[] | undefined, marker: stri
 export function attributesXml(head: IncomingHttpHeaders, want: ReadonlySet<ObjectAttribute>, paging: { maxParts: number; marker: number }): string {
   const etag = String(one(head.etag) ?? '').replace(/"/g, '');
   let x = '<?xml version="1.0" encoding="UTF-8"?>\n<GetObjectAttributesResponse xmlns="http://s3.amazonaws.com/doc/2006-03-01/">';
-  if (want.has('ETag') && etag) x += `<ETag>${esc(etag)}</ETag>`;
+  if (want.has('ETag') && etag) x += `<ETag>${xmlEscape(etag)}</ETag>`;
   if (want.has('Checksum')) {
     const members = CHECKSUMS.map(([h, el]) => [el, one(head[`x-amz-checksum-${h}`])] as const).filter(([, v]) => v);
-    if (members.length) x += `<Checksum>${members.map(([el, v]) => `<${el}>${esc(v!)}</${el}>`).join('')}</Checksum>`;
+    if (members.length) x += `<Checksum>${members.map(([el, v]) => `<${el}>${xmlEscape(v!)}</${el}>`).join('')}</Checksum>`;
   }
   const parts = partsCountOf(etag);
   if (want.has('ObjectParts') && parts !== undefined) {
     x += `<ObjectParts><PartNumberMarker>${paging.marker}</PartNumberMarker><MaxParts>${paging.maxParts}</MaxParts>`
       + `<IsTruncated>false</IsTruncated><PartsCount>${parts}</PartsCount></ObjectParts>`;
   }
-  if (want.has('StorageClass')) x += `<StorageClass>${esc(one(head['x-amz-storage-class']) || 'STANDARD')}</StorageClass>`;
+  if (want.has('StorageClass')) x += `<StorageClass>${xmlEscape(one(head['x-amz-storage-class']) || 'STANDARD')}</StorageClass>`;
   const size = one(head['content-length']);
   if (want.has('ObjectSize') && size !== undefined && /^\d+$/.test(size)) x += `<ObjectSize>${size}</ObjectSize>`;
   return x + '</GetObjectAttributesResponse>';

@@ -15,14 +15,12 @@ import os from 'node:os';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import { createAdminServer, type Scrape } from '../admin/admin-server.js';
 import type { GatewayConfig } from '../config/load.js';
-import { fingerprintSecret } from '../fingerprints/secret.js';
 import { openFingerprintStore, usesRedis } from '../fingerprints/store.js';
 import { isStoreMessage, RemoteStore, serveStore, type StoreMessage } from '../fingerprints/remote-store.js';
-import { createGateway, type Addresses } from '../gateway.js';
+import { createGateway, localState, type Addresses } from '../gateway.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { createMetrics } from '../metrics/registry.js';
 import { listen, wrapServer } from './listeners.js';
-import { ensureSelfSigned } from './self-signed.js';
 
 /**
  * The CPUs this process may use: the affinity mask (os.availableParallelism) capped by the cgroup
@@ -71,14 +69,7 @@ export async function startPrimary(config: GatewayConfig, n: number): Promise<Pr
   const log = createLogger(config.log.level).child({ worker: 0 });
   const metrics = createMetrics();
   // created here, once, rather than by every worker at the same moment
-  const { generatedAt } = fingerprintSecret(config.fingerprint.secret, config.stateDir);
-  if (generatedAt) log.warn({ file: generatedAt }, 'no fingerprint.secret configured: using the one kept in the state directory (set fingerprint.secret for more than one replica)');
-  let selfSignedCert: string | undefined;
-  if (!(config.tls.cert && config.tls.key)) {
-    const made = ensureSelfSigned(config.stateDir);
-    selfSignedCert = made.certFile;
-    log.warn({ cert: made.certFile, created: made.created }, 'no tls.cert/tls.key configured: serving a self-signed certificate (clients must trust this file)');
-  }
+  const { selfSignedCert } = localState(config, log);
   const store = usesRedis(config) ? undefined : openFingerprintStore(config, { metrics, log });
   await store?.ready();
 
