@@ -1,6 +1,7 @@
 /**
  * Composition root: builds every part from the frozen config and returns { listen, close }.
  */
+import { paceScavenges } from './server/scavenge-pacer.js';
 import type { AddressInfo } from 'node:net';
 import { createAdminServer, registryScrape } from './admin/admin-server.js';
 import type { GatewayConfig } from './config/load.js';
@@ -100,6 +101,7 @@ export interface GatewayOptions {
 export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}): Gateway {
   const worker = opts.worker;
   const root = createLogger(config.log.level, opts.logDestination);
+  paceScavenges(config.memory.scavengeEveryBytes);
   const log = worker ? root.child({ worker: worker.id }) : root;
   const metrics = createMetrics();
   // a worker's primary has already created (and warned about) what the state directory holds

@@ -23,6 +23,7 @@ export interface GatewayConfig {
   stateDir: string;
   log: { level: string };
   shutdown: { graceMs: number };
+  memory: { scavengeEveryBytes: number };
   workers: number;
   encryption: { mode: 'upstream' | 'gateway' };
 }

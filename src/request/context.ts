@@ -6,6 +6,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { S3Target } from '../s3/target.js';
 import type { CustomerKey } from '../sse-c/customer-key.js';
 import type { FormField, FormPrefix } from '../s3/post-form.js';
+import { bodyBytes } from '../server/scavenge-pacer.js';
 
 export type ClientRequest = IncomingMessage | Http2ServerRequest;
 export type ClientResponse = ServerResponse | Http2ServerResponse;
@@ -102,7 +103,7 @@ const counted = new WeakSet<RequestContext>();
 export function clientBody(ctx: RequestContext): ClientRequest {
   if (!counted.has(ctx)) {
     counted.add(ctx);
-    ctx.req.on('data', (c: Buffer) => { ctx.bytesIn += c.length; });
+    ctx.req.on('data', (c: Buffer) => { ctx.bytesIn += c.length; bodyBytes(c.length); });
   }
   return ctx.req;
 }

@@ -5,6 +5,7 @@
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { constants as h2c, type Http2ServerResponse } from 'node:http2';
+import { bodyBytes } from '../server/scavenge-pacer.js';
 import type { Metrics } from '../metrics/registry.js';
 import { statusClass } from '../metrics/registry.js';
 import type { RequestContext } from '../request/context.js';
@@ -84,7 +85,7 @@ export class ResponseRelay {
     upRes.once('close', () => { if (!upRes.complete) this.truncated(); });
     if (!this.#held && !this.#capture) {
       const ctx = this.#ctx;
-      upRes.on('data', (c: Buffer) => { ctx.bytesOut += c.length; });
+      upRes.on('data', (c: Buffer) => { ctx.bytesOut += c.length; bodyBytes(c.length); });
       upRes.pipe(ctx.res as NodeJS.WritableStream);
       return;
     }
@@ -109,6 +110,7 @@ export class ResponseRelay {
       chunk = Buffer.concat(held.chunks);
     }
     ctx.bytesOut += chunk.length;
+    bodyBytes(chunk.length);
     return (ctx.res as NodeJS.WritableStream).write(chunk);
   }
 

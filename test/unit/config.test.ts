@@ -53,6 +53,7 @@ t.test('defaults', async (t) => {
     stateDir: join(homedir(), '.local/state/ssec-gateway'),
     log: { level: 'info' },
     shutdown: { graceMs: 10000 },
+    memory: { scavengeEveryBytes: 8388608 },
     workers: 0,
     encryption: { mode: 'upstream' },
   }, 'every default, ~ expanded');
