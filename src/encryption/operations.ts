@@ -8,7 +8,7 @@
  * client sends, so no state is kept between the requests of an upload (any replica, any worker).
  */
 import { createHash } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GatewayError } from '../errors/gateway-error.js';
@@ -19,6 +19,7 @@ import { SSEC } from '../s3/headers.js';
 import { xmlBlocks, xmlEscape, xmlField } from '../s3/xml.js';
 import { attributesXml, parseAttributeList, partPaging, partsCountOf } from '../s3/object-attributes.js';
 import type { CustomerKey } from '../sse-c/customer-key.js';
+import { bodyBytes } from '../server/scavenge-pacer.js';
 import { normalizeErrorBody } from '../upstream/normalize-error.js';
 import { readBody, type UpstreamS3 } from '../upstream/s3-client.js';
 import type { HeaderInput } from '../sigv4/index.js';
@@ -26,7 +27,7 @@ import { stripAuthQuery } from '../sigv4/sign-upstream.js';
 import {
   FormatError, HEADER, META, SEGMENT, cipherPartSize, decodeHeader, newDataKey, plainSizeOf, unwrapDataKey, wrapDataKey,
 } from './format.js';
-import { DecryptStream, EncryptPart, planRange } from './streams.js';
+import { DecryptStream, PartSealer, planRange } from './streams.js';
 
 // ---- headers ----
 
@@ -96,7 +97,7 @@ export async function relay(ctx: RequestContext, res: IncomingMessage): Promise<
 
 /** Streams a body to the client, counting it; an error after the head is sent resets the answer. */
 async function stream(ctx: RequestContext, body: NodeJS.ReadableStream): Promise<void> {
-  const count = new Transform({ transform(c: Buffer, _e, done) { ctx.bytesOut += c.length; done(null, c); } });
+  const count = new Transform({ transform(c: Buffer, _e, done) { ctx.bytesOut += c.length; bodyBytes(c.length); done(null, c); } });
   try {
     await pipeline(body, count, ctx.res as NodeJS.WritableStream);
   } catch (e) {
@@ -109,22 +110,37 @@ async function stream(ctx: RequestContext, body: NodeJS.ReadableStream): Promise
  * Sends a decrypted body: the status line waits for the first plaintext (or the end), so an object
  * whose first segment does not authenticate gets 500 with nothing of it sent. A later segment
  * that fails resets the answer mid-body: the client sees a broken transfer, never wrong bytes.
+ * The plaintext is written to the client as it comes, with the client's backpressure: no stream
+ * between them (an async iterator, Readable.from and a counting Transform cost 0.3 s/GiB).
+ * A client that goes away releases the upstream read (pipeDecrypt).
  */
-async function sendDecrypted(ctx: RequestContext, status: number, headers: Record<string, string>, decrypted: DecryptStream): Promise<void> {
-  const it = decrypted[Symbol.asyncIterator]();
-  let first: IteratorResult<Buffer>;
-  try {
-    first = await it.next() as IteratorResult<Buffer>;
-  } catch (e) {
-    if (e instanceof FormatError) throw new GatewayError('ObjectNotAuthentic', { cause: e });
-    throw e;
-  }
-  ctx.res.writeHead(status, headers);
-  async function* rest(): AsyncGenerator<Buffer> {
-    if (!first.done) yield first.value;
-    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value as Buffer;
-  }
-  await stream(ctx, Readable.from(rest(), { objectMode: false }));
+function sendDecrypted(ctx: RequestContext, status: number, headers: Record<string, string>, decrypted: DecryptStream): Promise<void> {
+  const res = ctx.res as NodeJS.WritableStream & { writeHead: RequestContext['res']['writeHead']; destroy(): void; writableFinished: boolean };
+  return new Promise<void>((resolve, reject) => {
+    let started = false;
+    const start = () => { if (!started) { started = true; res.writeHead(status, headers); } };
+    const resume = () => decrypted.resume();
+    decrypted.on('data', (c: Buffer) => {
+      start();
+      ctx.bytesOut += c.length;
+      bodyBytes(c.length);
+      if (!res.write(c)) { decrypted.pause(); res.once('drain', resume); }
+    });
+    decrypted.once('end', () => { start(); res.end(); resolve(); });
+    decrypted.once('error', (e) => {
+      res.off('drain', resume);
+      if (!started) { reject(e instanceof FormatError ? new GatewayError('ObjectNotAuthentic', { cause: e }) : e); return; }
+      ctx.failure ??= e instanceof FormatError ? `ObjectNotAuthentic: ${e.message}` : `stream: ${e.message}`;
+      res.destroy();
+      resolve();
+    });
+    res.once('close', () => {
+      if (res.writableFinished) return;
+      ctx.failure ??= 'client_aborted';
+      decrypted.destroy();
+      resolve();
+    });
+  });
 }
 
 /** The object's data key, or the S3 answer for a key that does not open it / an object not in the format. */
@@ -157,41 +173,79 @@ function plainLength(ctx: RequestContext): number {
   return Number(v);
 }
 
-/** Content-MD5 of the plaintext, checked before the last segment leaves (so a mismatch stores nothing). */
-class CheckMd5 extends Transform {
-  readonly #hash = createHash('md5');
-  constructor(private readonly expected: Buffer) { super(); }
-  override _transform(c: Buffer, _e: BufferEncoding, done: TransformCallback): void { this.#hash.update(c); done(null, c); }
-  override _flush(done: TransformCallback): void {
-    done(this.#hash.digest().equals(this.expected) ? undefined : new GatewayError('GatewayContentMd5'));
-  }
+/** Something checked on the plaintext of an upload as it goes by; verify() at its end, before the part is complete. */
+export interface PlainCheck {
+  update(chunk: Buffer): void;
+  /** the S3 error for a body that does not match, or undefined */
+  verify(): GatewayError | undefined;
 }
 
-function md5Check(ctx: RequestContext): Transform[] {
+/** Content-MD5 of the plaintext, checked before the last segment leaves (so a mismatch stores nothing). */
+function md5Check(ctx: RequestContext): PlainCheck[] {
   const v = ctx.headers['content-md5'];
   if (typeof v !== 'string') return [];
-  const b = Buffer.from(v, 'base64');
-  if (b.length !== 16 || !/^[A-Za-z0-9+/]{22}==$/.test(v.trim())) throw new GatewayError('GatewayInvalidContentMd5');
-  return [new CheckMd5(b)];
+  const expected = Buffer.from(v, 'base64');
+  if (expected.length !== 16 || !/^[A-Za-z0-9+/]{22}==$/.test(v.trim())) throw new GatewayError('GatewayInvalidContentMd5');
+  const hash = createHash('md5');
+  return [{
+    update: (c) => { hash.update(c); },
+    verify: () => (hash.digest().equals(expected) ? undefined : new GatewayError('GatewayContentMd5')),
+  }];
 }
 
-/** Encrypts `source` (exactly `size` bytes) as one part and PUTs it; resolves with the store's answer. */
-export async function putPart(s3: UpstreamS3, call: { bucket: string; key: string; query?: string; headers: HeaderInput }, dataKey: Buffer, partNumber: number, size: number, source: NodeJS.ReadableStream, checks: Transform[] = []): Promise<IncomingMessage> {
-  const encrypt = new EncryptPart(dataKey, partNumber, size);
-  // pipe(), not pipeline(): a failed check must not destroy the client's request (its answer is still to be sent);
-  // destroying `encrypt` aborts the upstream PUT, so nothing partial is stored
+/**
+ * Encrypts `source` (exactly `size` bytes) as one part and PUTs it; resolves with the store's answer.
+ *
+ * The sealed output is written straight to the upstream request, not through a Transform: a TLS
+ * client body arrives in 16 KiB records, and two streams per record cost more than the AES
+ * (profiled: 1.6 s/GiB over passthrough with Transforms). The upstream socket is corked for the
+ * rest of the tick, as in forward.ts, so the records a read brings go up in one write.
+ * A failed check, a short or long body, or a client that goes away destroys the upstream request
+ * before the last tag, so nothing partial is stored; the client's request is not destroyed (its
+ * answer is still to be sent).
+ */
+export async function putPart(s3: UpstreamS3, call: { bucket: string; key: string; query?: string; headers: HeaderInput }, dataKey: Buffer, partNumber: number, size: number, source: NodeJS.ReadableStream, checks: PlainCheck[] = []): Promise<IncomingMessage> {
+  const sealer = new PartSealer(dataKey, partNumber, size);
   let failed: unknown;
-  const fail = (e: unknown) => { failed ??= e; encrypt.destroy(e as Error); };
-  let from = source;
-  for (const t of [...checks, encrypt]) { from.pipe(t); from = t; }
-  for (const t of checks) t.once('error', fail);
-  encrypt.once('error', (e) => { failed ??= e; });
-  let ended = false;
-  source.once('end', () => { ended = true; });
-  source.once('error', fail);
-  source.once('close', () => { if (!ended) fail(new GatewayError('ClientTimeout', { message: 'The body stopped before its end.' })); });
+  const write = (up: ClientRequest) => {
+    let corked = false;
+    let full = false;
+    const uncork = () => { corked = false; up.uncork(); };
+    const out = (b: Buffer) => { if (!up.write(b)) full = true; };
+    const resume = () => source.resume();
+    const detach = () => {
+      source.off('data', onData).off('end', onEnd).off('error', stop).off('close', onClose);
+      up.off('drain', resume);
+    };
+    function stop(e: unknown): void {
+      failed ??= e;
+      detach();
+      sealer.abandon();
+      up.destroy(e as Error);
+    }
+    function onData(c: Buffer): void {
+      if (!corked) { corked = true; up.cork(); process.nextTick(uncork); }
+      try {
+        for (const k of checks) k.update(c);
+        sealer.update(c, out);
+      } catch (e) { stop(e); return; }
+      if (full) { full = false; source.pause(); up.once('drain', resume); }
+    }
+    function onEnd(): void {
+      detach();
+      const bad = checks.map((k) => k.verify()).find((e) => e !== undefined);
+      if (bad) { stop(bad); return; }
+      let tag: Buffer;
+      try { tag = sealer.final(); } catch (e) { stop(e); return; }
+      up.end(tag);
+    }
+    function onClose(): void { stop(new GatewayError('ClientTimeout', { message: 'The body stopped before its end.' })); }
+    up.write(sealer.header);
+    up.once('close', detach);
+    source.on('data', onData).once('end', onEnd).once('error', stop).once('close', onClose);
+  };
   try {
-    return await s3.send({ method: 'PUT', bucket: call.bucket, key: call.key, query: call.query, headers: { ...call.headers, 'content-length': String(cipherPartSize(size)) }, body: encrypt });
+    return await s3.send({ method: 'PUT', bucket: call.bucket, key: call.key, query: call.query, headers: { ...call.headers, 'content-length': String(sealer.cipherSize) }, body: write });
   } catch (e) {
     if (failed instanceof GatewayError) throw failed;
     if (failed instanceof FormatError) throw new GatewayError('ClientTimeout', { message: `The request body did not match its length: ${failed.message}.` });
@@ -421,6 +475,8 @@ export async function decryptWhole(s3: UpstreamS3, ref: { bucket: string; key: s
 /** upstream body → decryption; an upstream that breaks off mid-body fails the decryption too */
 function pipeDecrypt(from: IncomingMessage, to: DecryptStream): DecryptStream {
   from.once('error', (e) => to.destroy(e));
+  // the decryption stopped early (the client went away, a segment failed): the read is released
+  to.once('close', () => { if (!from.complete) from.destroy(); });
   from.once('aborted', () => to.destroy(new FormatError('the store broke off the object mid-body')));
   return from.pipe(to);
 }

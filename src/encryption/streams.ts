@@ -10,13 +10,14 @@ import {
 } from './format.js';
 
 /**
- * Takes exactly `plainSize` bytes of plaintext; emits the part header and its sealed segments.
- * Each piece of input is encrypted as it arrives (GCM is a stream mode): no segment is gathered
- * first, so nothing is copied. The last segment's tag waits for _flush: the upstream gets the
- * complete part only once the body has ended where announced and every check before this
- * transform has passed (nothing partial is stored).
+ * Seals one part: takes exactly `plainSize` bytes of plaintext, in pieces of any size, and hands
+ * out the part header and its sealed segments. Each piece is encrypted as it arrives (GCM is a
+ * stream mode): no segment is gathered first, so nothing is copied. The last segment's tag waits
+ * for final(): the upstream gets the complete part only once the body has ended where announced
+ * and every check on it has passed (nothing partial is stored). Not a stream, so the gateway's
+ * upload path can write its output straight to the upstream socket (putPart).
  */
-export class EncryptPart extends Transform {
+export class PartSealer {
   readonly #key: Buffer;
   readonly #header: PartHeader;
   readonly #segments: number;
@@ -27,15 +28,18 @@ export class EncryptPart extends Transform {
   #received = 0;
 
   constructor(dataKey: Buffer, partNumber: number, plainSize: number, salt?: Buffer) {
-    super();
     this.#header = encodeHeader(partNumber, plainSize, salt);
     this.#key = partKey(dataKey, this.#header);
     this.#segments = segmentsOf(plainSize);
-    this.push(this.#header.raw);
   }
 
-  /** Bytes this transform will emit in total. */
+  /** The part header: the first bytes of the part. */
+  get header(): Buffer { return this.#header.raw; }
+
+  /** Bytes of the whole part (header included). */
   get cipherSize(): number { return cipherPartSize(this.#header.plainSize); }
+
+  get received(): number { return this.#received; }
 
   #length(index: number): number {
     return Math.min(SEGMENT, this.#header.plainSize - index * SEGMENT);
@@ -45,34 +49,61 @@ export class EncryptPart extends Transform {
     return (this.#cipher ??= segmentCipher(this.#key, this.#header, this.#index, this.#index === this.#segments - 1));
   }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+  /** Encrypts `chunk`; `out` gets its ciphertext and the tags of the segments it completes. */
+  update(chunk: Buffer, out: (b: Buffer) => void): void {
     this.#received += chunk.length;
-    if (this.#received > this.#header.plainSize) { done(new FormatError(`more than the ${this.#header.plainSize} bytes announced`)); return; }
+    if (this.#received > this.#header.plainSize) throw new FormatError(`more than the ${this.#header.plainSize} bytes announced`);
     let off = 0;
     while (off < chunk.length) {
       const cipher = this.#open();
       const take = Math.min(this.#length(this.#index) - this.#fill, chunk.length - off);
-      const out = cipher.update(off === 0 && take === chunk.length ? chunk : chunk.subarray(off, off + take));
-      if (out.length) this.push(out);
+      const sealed = cipher.update(off === 0 && take === chunk.length ? chunk : chunk.subarray(off, off + take));
+      if (sealed.length) out(sealed);
       off += take;
       this.#fill += take;
       if (this.#fill === this.#length(this.#index) && this.#index < this.#segments - 1) {
         cipher.final();
-        this.push(cipher.getAuthTag());
+        out(cipher.getAuthTag());
         this.#cipher = undefined;
         this.#index++;
         this.#fill = 0;
       }
     }
+  }
+
+  /** The last segment's tag, once exactly `plainSize` bytes went through update(). */
+  final(): Buffer {
+    if (this.#received !== this.#header.plainSize) throw new FormatError(`the body ended after ${this.#received} of ${this.#header.plainSize} bytes`);
+    const cipher = this.#open(); // the last segment (created here when the part is empty)
+    cipher.final();
+    this.#key.fill(0);
+    return cipher.getAuthTag();
+  }
+
+  /** Wipes the part key of a part that will not be finished. */
+  abandon(): void { this.#key.fill(0); }
+}
+
+/** PartSealer as a Transform stream: plaintext in, the part (header and segments) out. */
+export class EncryptPart extends Transform {
+  readonly #sealer: PartSealer;
+  readonly #push = (b: Buffer) => { this.push(b); };
+
+  constructor(dataKey: Buffer, partNumber: number, plainSize: number, salt?: Buffer) {
+    super();
+    this.#sealer = new PartSealer(dataKey, partNumber, plainSize, salt);
+    this.push(this.#sealer.header);
+  }
+
+  get cipherSize(): number { return this.#sealer.cipherSize; }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    try { this.#sealer.update(chunk, this.#push); } catch (e) { done(e as Error); return; }
     done();
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.#received !== this.#header.plainSize) { done(new FormatError(`the body ended after ${this.#received} of ${this.#header.plainSize} bytes`)); return; }
-    const cipher = this.#open(); // the last segment (created here when the part is empty)
-    cipher.final();
-    this.push(cipher.getAuthTag());
-    this.#key.fill(0);
+    try { this.push(this.#sealer.final()); } catch (e) { done(e as Error); return; }
     done();
   }
 }

@@ -2,7 +2,7 @@
  * The gateway's own S3 requests to the upstream (server-side copies RGW 16 cannot do, re-keying):
  * signed with the gateway's upstream credential, bodies streamed, responses returned unread.
  */
-import type { IncomingMessage } from 'node:http';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { GatewayError } from '../errors/gateway-error.js';
 import { signUpstream, type HeaderInput } from '../sigv4/index.js';
@@ -21,7 +21,8 @@ export interface S3Call {
   /** raw query without '?', already encoded (e.g. `uploads`, `partNumber=1&uploadId=…`) */
   query?: string;
   headers?: HeaderInput;
-  body?: Readable | Buffer;
+  /** a stream piped up, a buffer, or a function that writes (and ends) the request itself */
+  body?: Readable | Buffer | ((req: ClientRequest) => void);
 }
 
 export class UpstreamS3 {
@@ -46,6 +47,7 @@ export class UpstreamS3 {
       req.once('response', () => clearTimeout(timer));
       req.once('error', (e) => { clearTimeout(timer); reject(e instanceof GatewayError ? e : new GatewayError('UpstreamUnreachable', { cause: e })); });
       if (call.body === undefined || Buffer.isBuffer(call.body)) req.end(call.body);
+      else if (typeof call.body === 'function') call.body(req);
       else {
         call.body.once('error', (e) => req.destroy(e));
         call.body.pipe(req);
