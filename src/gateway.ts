@@ -147,8 +147,8 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}):
     ],
   });
   const record = (ctx: RequestContext) => tracker.record(ctx, bookkeeping(ctx, (c) => tracker.fingerprintsOf(c).key));
-  const https = createHttpsListener({ ...tls, minVersion: config.tls.minVersion }, createHandler('https', stages, upstream, metrics, log, record), metrics);
-  const plain = config.listen.httpPort !== undefined ? createPlaintextListener(createHandler('http', stages, upstream, metrics, log, record), metrics) : undefined;
+  const https = createHttpsListener({ ...tls, minVersion: config.tls.minVersion }, createHandler('https', stages, upstream, metrics, log, record, config.limits), metrics, config.limits);
+  const plain = config.listen.httpPort !== undefined ? createPlaintextListener(createHandler('http', stages, upstream, metrics, log, record, config.limits), metrics, config.limits) : undefined;
   let draining = false;
   let storeLoaded = false;
   const storeProblem = () => {

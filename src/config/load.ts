@@ -24,6 +24,10 @@ export interface GatewayConfig {
   log: { level: string };
   shutdown: { graceMs: number };
   memory: { scavengeEveryBytes: number };
+  limits: {
+    maxConnections: number; maxInFlight: number; h2MaxConcurrentStreams: number; maxHeaderBytes: number; maxHeaderCount: number;
+    headersTimeoutMs: number; requestTimeoutMs: number; bodyTimeoutMs: number; idleTimeoutMs: number;
+  };
   workers: number;
   encryption: { mode: 'upstream' | 'gateway' };
 }

@@ -105,7 +105,9 @@ export const ERRORS = {
   // --- upstream ---
   UpstreamUnreachable: { status: 503, code: 'ServiceUnavailable', message: 'The gateway could not reach the storage service. Please try again.', when: 'connection to the upstream refused, reset or failed before a response' },
   UpstreamTimeout: { status: 504, code: 'GatewayTimeout', message: 'The storage service did not answer in time. Please try again.', when: 'no upstream response within `upstream.timeoutMs`' },
-  ClientTimeout: { status: 400, code: 'RequestTimeout', message: 'Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.', when: 'the client stopped sending the body' },
+  Overloaded: { status: 503, code: 'SlowDown', message: 'Please reduce your request rate.', when: 'more than `limits.maxInFlight` requests in flight in this gateway process (load shedding)' },
+  HeaderSectionTooLarge: { status: 400, code: 'RequestHeaderSectionTooLarge', message: 'Your request header section exceeds the maximum allowed size.', when: 'more than `limits.maxHeaderCount` header fields' },
+  ClientTimeout: { status: 400, code: 'RequestTimeout', message: 'Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.', when: 'the client stopped sending the body (for `limits.bodyTimeoutMs`, or before its announced end)' },
   Internal: { status: 500, code: 'InternalError', message: 'We encountered an internal error. Please try again.', when: 'a bug in the gateway; the log line carries the reason' },
 } as const satisfies Record<string, { status: number; code: string; message: string; when: string }>;
 

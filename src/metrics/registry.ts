@@ -23,6 +23,7 @@ export function createMetrics() {
     requestBytes: new Counter({ name: 'ssec_gateway_request_bytes_total', help: 'Request body bytes received from clients.', labelNames: ['operation'] as const, registers: [registry] }),
     responseBytes: new Counter({ name: 'ssec_gateway_response_bytes_total', help: 'Response body bytes sent to clients.', labelNames: ['operation'] as const, registers: [registry] }),
     inFlight: new Gauge({ name: 'ssec_gateway_requests_in_flight', help: 'Requests being served.', labelNames: ['listener'] as const, registers: [registry] }),
+    shed: new Counter({ name: 'ssec_gateway_requests_shed_total', help: 'Requests answered 503 SlowDown because limits.maxInFlight requests were in flight.', labelNames: ['listener'] as const, registers: [registry] }),
     connections: new Gauge({ name: 'ssec_gateway_connections', help: 'Open client connections by protocol.', labelNames: ['protocol'] as const, registers: [registry] }),
     tlsFailures: new Counter({ name: 'ssec_gateway_tls_handshake_failures_total', help: 'TLS handshakes that failed.', registers: [registry] }),
     sseC: new Counter({

@@ -8,6 +8,8 @@ import { forward } from '../upstream/forward.js';
 import type { Upstream } from '../upstream/upstream.js';
 import type { ClientRequest, Handler, Headers, RequestContext, Stage } from '../request/context.js';
 import { asGatewayError, respondError } from '../request/respond-error.js';
+import { GatewayError } from '../errors/gateway-error.js';
+import type { GatewayConfig } from '../config/load.js';
 
 function requestHeaders(req: ClientRequest, h2: boolean): Headers {
   if (!h2) return req.headers as Headers;
@@ -25,7 +27,20 @@ function requestId(): string {
 }
 
 /** Runs the stages, then the forwarder, then writes one log line and the request metrics. */
-export function createHandler(listener: 'https' | 'http', stages: readonly Stage[], upstream: Upstream, metrics: Metrics, log: Logger, record?: (ctx: RequestContext) => void): Handler {
+/** Header fields of a request, repeated ones each (HTTP/2's pseudo-headers not counted). */
+function headerCount(raw: string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]![0] !== ':') n++;
+  return n;
+}
+
+/** Requests in flight in this process, both listeners (limits.maxInFlight). */
+let inFlight = 0;
+
+type HandlerLimits = Pick<GatewayConfig['limits'], 'maxInFlight' | 'maxHeaderCount' | 'bodyTimeoutMs'>;
+const NO_LIMITS: HandlerLimits = { maxInFlight: 0, maxHeaderCount: Infinity, bodyTimeoutMs: 0 };
+
+export function createHandler(listener: 'https' | 'http', stages: readonly Stage[], upstream: Upstream, metrics: Metrics, log: Logger, record?: (ctx: RequestContext) => void, limits: HandlerLimits = NO_LIMITS): Handler {
   return (req, res, expectContinue = false) => {
     const h2 = req.httpVersionMajor === 2;
     const headers = requestHeaders(req, h2);
@@ -34,10 +49,23 @@ export function createHandler(listener: 'https' | 'http', stages: readonly Stage
       method: req.method ?? 'GET',
       authority: (h2 ? (req as Http2ServerRequest).authority : req.headers.host) ?? '',
       headers, remoteAddress: req.socket?.remoteAddress ?? '', startedAt: process.hrtime.bigint(), expectContinue,
-      operation: 'Unknown', upstreamHeaders: {}, bytesIn: 0, bytesOut: 0,
+      operation: 'Unknown', upstreamHeaders: {}, bytesIn: 0, bytesOut: 0, bodyTimeoutMs: limits.bodyTimeoutMs,
     };
     metrics.inFlight.inc({ listener });
-    res.once('close', () => { finish(ctx, metrics, log); record?.(ctx); });
+    inFlight++;
+    res.once('close', () => { inFlight--; finish(ctx, metrics, log); record?.(ctx); });
+    // load shedding: answered before anything is read or sent upstream, so the client can retry
+    // it anywhere (SlowDown is retried with backoff by every AWS SDK)
+    if (limits.maxInFlight && inFlight > limits.maxInFlight) {
+      metrics.shed.inc({ listener });
+      ctx.failure = `shed: ${inFlight - 1} requests in flight`;
+      respondError(ctx, new GatewayError('Overloaded'));
+      return;
+    }
+    if (headerCount(req.rawHeaders) > limits.maxHeaderCount) {
+      respondError(ctx, new GatewayError('HeaderSectionTooLarge'));
+      return;
+    }
     void run(ctx, stages, upstream, metrics);
   };
 }

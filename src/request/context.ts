@@ -7,6 +7,7 @@ import type { S3Target } from '../s3/target.js';
 import type { CustomerKey } from '../sse-c/customer-key.js';
 import type { FormField, FormPrefix } from '../s3/post-form.js';
 import { bodyBytes } from '../server/scavenge-pacer.js';
+import { watchBody } from './body-timeout.js';
 
 export type ClientRequest = IncomingMessage | Http2ServerRequest;
 export type ClientResponse = ServerResponse | Http2ServerResponse;
@@ -61,6 +62,8 @@ export interface RequestContext {
   sseCOutcome?: string;
   bytesIn: number;
   bytesOut: number;
+  /** limits.bodyTimeoutMs: the longest the client may leave its body without a byte while it is read */
+  bodyTimeoutMs?: number;
   upstreamRequestId?: string;
   /** why the request failed, for the log line (never key material) */
   failure?: string;
@@ -103,7 +106,8 @@ const counted = new WeakSet<RequestContext>();
 export function clientBody(ctx: RequestContext): ClientRequest {
   if (!counted.has(ctx)) {
     counted.add(ctx);
-    ctx.req.on('data', (c: Buffer) => { ctx.bytesIn += c.length; bodyBytes(c.length); });
+    const watch = ctx.bodyTimeoutMs ? watchBody(ctx, ctx.bodyTimeoutMs) : undefined;
+    ctx.req.on('data', (c: Buffer) => { ctx.bytesIn += c.length; bodyBytes(c.length); if (watch) watch.last = Date.now(); });
   }
   return ctx.req;
 }

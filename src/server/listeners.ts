@@ -2,6 +2,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import type { GatewayConfig } from '../config/load.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { Handler } from '../request/context.js';
 
@@ -24,6 +25,8 @@ export interface Listener {
 class Connections {
   private readonly sockets = new Map<Socket, number>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
+  /** HTTP/2: open streams per session (an idle session is one without any) */
+  private readonly streams = new WeakMap<http2.ServerHttp2Session, number>();
   /** HTTP/1.1: the last request read on each socket (is its body complete?) */
   private readonly lastRequest = new WeakMap<Socket, http.IncomingMessage>();
   /** HTTP/1.1 sockets that sent bytes which do not parse: closed once their pending answers are out */
@@ -37,7 +40,25 @@ class Connections {
   session(s: http2.ServerHttp2Session): void {
     this.sessions.add(s);
     s.once('close', () => this.sessions.delete(s));
+    s.on('stream', (stream) => {
+      this.streams.set(s, (this.streams.get(s) ?? 0) + 1);
+      stream.once('close', () => this.streams.set(s, (this.streams.get(s) ?? 1) - 1));
+    });
     if (this.draining) s.close();
+  }
+  /**
+   * No byte on a connection for `limits.idleTimeoutMs`: closed if nothing is in flight on it
+   * (HTTP/2: GOAWAY, so the client knows not to send more); a request waiting for a slow upstream
+   * is left alone (upstream.timeoutMs and limits.bodyTimeoutMs bound it).
+   */
+  idle(c: Socket | http2.ServerHttp2Session): void {
+    const session = c as http2.ServerHttp2Session;
+    if (this.sessions.has(session)) {
+      if (!(this.streams.get(session) ?? 0)) session.close();
+      return;
+    }
+    const socket = c as Socket;
+    if (!(this.sockets.get(socket) ?? 0)) socket.destroy();
   }
   /** counts an HTTP/1.1 request on its socket (h2 streams are handled by session.close) */
   request(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void {
@@ -103,13 +124,42 @@ function track(metrics: Metrics, socket: Socket | TLSSocket, protocol: string): 
   socket.once('close', () => metrics.connections.dec({ protocol }));
 }
 
+export type Limits = GatewayConfig['limits'];
+
+/**
+ * `limits.*` on a server. HTTP/1.1 on the HTTP/2 server (allowHTTP1) is served by node:http's
+ * connection code, which reads these same properties from the server it is given.
+ */
+function applyLimits(server: http.Server | http2.Http2SecureServer, conns: Connections, limits: Limits): void {
+  server.maxConnections = limits.maxConnections;
+  Object.assign(server, {
+    maxHeaderSize: limits.maxHeaderBytes, // a constructor option of http.Server; read from the server per connection
+    // one more than the limit is kept, so the handler sees the excess and refuses it: node drops
+    // headers past maxHeadersCount silently, and a dropped SSE-C header would store plaintext
+    maxHeadersCount: limits.maxHeaderCount + 1,
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.idleTimeoutMs,
+    // how often node:http checks headersTimeout/requestTimeout (default 30 s, which would let a
+    // slowloris head live 30 s past a 20 s limit); read when the server starts listening
+    connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+  });
+  server.setTimeout(limits.idleTimeoutMs);
+  server.on('timeout', (c: Socket | http2.ServerHttp2Session) => conns.idle(c));
+}
+
 /** HTTPS on node:http2 with allowHTTP1: h2 and HTTP/1.1 on one port, TLS 1.2 minimum. */
-export function createHttpsListener(tls: { cert: string; key: string; minVersion: 'TLSv1.2' | 'TLSv1.3' }, handler: Handler, metrics: Metrics): Listener {
+export function createHttpsListener(tls: { cert: string; key: string; minVersion: 'TLSv1.2' | 'TLSv1.3' }, handler: Handler, metrics: Metrics, limits: Limits): Listener {
   const server = http2.createSecureServer({
     cert: tls.cert, key: tls.key, minVersion: tls.minVersion, allowHTTP1: true,
-    settings: { initialWindowSize: H2_STREAM_WINDOW },
+    handshakeTimeout: limits.headersTimeoutMs,
+    settings: { initialWindowSize: H2_STREAM_WINDOW, maxConcurrentStreams: limits.h2MaxConcurrentStreams, maxHeaderListSize: limits.maxHeaderBytes },
+    // the pseudo-headers count too; up to twice the limit reaches the handler, which answers 400
+    // RequestHeaderSectionTooLarge; past that nghttp2 resets the stream (ENHANCE_YOUR_CALM)
+    maxHeaderListPairs: 2 * limits.maxHeaderCount + 5,
   });
   const conns = new Connections();
+  applyLimits(server, conns, limits);
   server.on('session', (session) => { session.setLocalWindowSize(H2_SESSION_WINDOW); conns.session(session); });
   server.on('secureConnection', (socket: TLSSocket) => { conns.socket(socket); track(metrics, socket, socket.alpnProtocol === 'h2' ? 'h2' : 'h1'); });
   server.on('tlsClientError', () => metrics.tlsFailures.inc());
@@ -132,9 +182,10 @@ export function createHttpsListener(tls: { cert: string; key: string; minVersion
 const CONTINUE = /^\s*100-continue\s*$/i;
 
 /** Plaintext HTTP/1.1 (optional). SSE-C on it is refused by the refuse_plaintext stage. */
-export function createPlaintextListener(handler: Handler, metrics: Metrics): Listener {
+export function createPlaintextListener(handler: Handler, metrics: Metrics, limits: Limits): Listener {
   const server = http.createServer();
   const conns = new Connections();
+  applyLimits(server, conns, limits);
   server.on('connection', (socket: Socket) => { conns.socket(socket); track(metrics, socket, 'h1-plaintext'); });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => conns.clientError(err, socket));
   server.on('request', (req, res) => { conns.request(req, res); handler(req, res); });
