@@ -19,6 +19,7 @@ import { COPY_MULTIPART_THRESHOLD, COPY_PART_SIZE } from './copy/stream-copy.js'
 import { createHandler } from './pipeline/run-pipeline.js';
 import { createHttpsListener, createPlaintextListener, listen, wrapServer } from './server/listeners.js';
 import { ensureSelfSigned } from './server/self-signed.js';
+import { reloadTls } from './server/tls-reload.js';
 import { readFileSync } from 'node:fs';
 import { createUpstream } from './upstream/upstream.js';
 import { detectProfile, type Profile } from './upstream/detect-profile.js';
@@ -149,6 +150,11 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}):
   const record = (ctx: RequestContext) => tracker.record(ctx, bookkeeping(ctx, (c) => tracker.fingerprintsOf(c).key));
   const https = createHttpsListener({ ...tls, minVersion: config.tls.minVersion }, createHandler('https', stages, upstream, metrics, log, record, config.limits), metrics, config.limits);
   const plain = config.listen.httpPort !== undefined ? createPlaintextListener(createHandler('http', stages, upstream, metrics, log, record, config.limits), metrics, config.limits) : undefined;
+  // tls.cert/tls.key replaced on disk (a Kubernetes Secret update): new TLS connections get the new pair
+  if (config.tls.cert && config.tls.key) {
+    const tlsReload = reloadTls(https.server, { certFile: config.tls.cert, keyFile: config.tls.key, initial: tls, context: { minVersion: config.tls.minVersion }, log });
+    closers.push(() => tlsReload.close());
+  }
   let draining = false;
   let storeLoaded = false;
   const storeProblem = () => {
