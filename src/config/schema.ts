@@ -81,7 +81,7 @@ export const SETTINGS = [
   { path: 'limits.requestTimeoutMs', type: 'int', default: 0, min: 0, flag: 'request-timeout-ms', doc: 'Time limit for receiving a whole HTTP/1.1 request, body included. 0: none (Node\'s default of 300 s cut off uploads slower than that); stalled bodies are bounded by `limits.bodyTimeoutMs`.' },
   { path: 'limits.bodyTimeoutMs', type: 'int', default: 60000, min: 1000, flag: 'body-timeout-ms', doc: 'A request body that receives no byte for this long while the gateway is reading it is aborted (400 RequestTimeout if nothing was answered yet); nothing of it is stored.' },
   { path: 'limits.idleTimeoutMs', type: 'int', default: 60000, min: 1000, flag: 'idle-timeout-ms', doc: 'A connection with no request in flight and no byte for this long is closed (HTTP/1.1 keep-alive; HTTP/2 gets GOAWAY).' },
-  { path: 'memory.scavengeEveryBytes', type: 'int', default: 8388608, min: 0, flag: 'scavenge-every-bytes', doc: 'A young-generation GC after this many bytes of request and response bodies, so the Buffers of a fast transfer are freed before V8 runs a full mark-compact for them (a third of the CPU of an encrypted upload without it). 0: leave it to V8.' },
+  { path: 'memory.scavengeEveryBytes', type: 'int', default: 2097152, min: 0, flag: 'scavenge-every-bytes', doc: 'A young-generation GC after this many bytes of request and response bodies, so the Buffers of a fast transfer are freed before V8 runs a full mark-compact for them (a third of the CPU of an encrypted upload without it). 0: leave it to V8.' },
   { path: 'shutdown.graceMs', type: 'int', default: 10000, min: 0, flag: 'shutdown-grace-ms', doc: 'On SIGTERM, time given to in-flight requests before connections are closed.' },
 ] as const satisfies readonly Setting[];
 

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import http2 from 'node:http2';
+import http2, { constants as h2c } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { GatewayConfig } from '../config/load.js';
@@ -26,7 +26,7 @@ class Connections {
   private readonly sockets = new Map<Socket, number>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   /** HTTP/2: open streams per session (an idle session is one without any) */
-  private readonly streams = new WeakMap<http2.ServerHttp2Session, number>();
+  private readonly streams = new WeakMap<http2.ServerHttp2Session, Set<http2.ServerHttp2Stream>>();
   /** HTTP/1.1: the last request read on each socket (is its body complete?) */
   private readonly lastRequest = new WeakMap<Socket, http.IncomingMessage>();
   /** HTTP/1.1 sockets that sent bytes which do not parse: closed once their pending answers are out */
@@ -40,26 +40,35 @@ class Connections {
   session(s: http2.ServerHttp2Session): void {
     this.sessions.add(s);
     s.once('close', () => this.sessions.delete(s));
+    const open = new Set<http2.ServerHttp2Stream>();
+    this.streams.set(s, open);
     s.on('stream', (stream) => {
-      this.streams.set(s, (this.streams.get(s) ?? 0) + 1);
-      stream.once('close', () => this.streams.set(s, (this.streams.get(s) ?? 1) - 1));
+      open.add(stream);
+      stream.once('close', () => open.delete(stream));
     });
     if (this.draining) s.close();
   }
   /**
-   * No byte on a connection for `limits.idleTimeoutMs`: closed if nothing is in flight on it
-   * (HTTP/2: GOAWAY, so the client knows not to send more); a request waiting for a slow upstream
-   * is left alone (upstream.timeoutMs and limits.bodyTimeoutMs bound it).
+   * No byte on a connection for `limits.idleTimeoutMs`. With nothing in flight it is closed
+   * (HTTP/2: GOAWAY, so the client knows not to send more). An answer that waits with bytes
+   * queued for the client means the client stopped reading: that request is ended (HTTP/1.1: the
+   * connection; HTTP/2: the stream, RST_STREAM CANCEL), which releases its upstream request.
+   * A request waiting for a slow upstream has nothing queued and is left alone
+   * (upstream.timeoutMs and limits.bodyTimeoutMs bound it).
    */
   idle(c: Socket | http2.ServerHttp2Session): void {
     const session = c as http2.ServerHttp2Session;
-    if (this.sessions.has(session)) {
-      if (!(this.streams.get(session) ?? 0)) session.close();
+    const open = this.streams.get(session);
+    if (open) {
+      if (!open.size) { session.close(); return; }
+      for (const st of open) if (st.writableLength > 0) st.close(h2c.NGHTTP2_CANCEL);
       return;
     }
     const socket = c as Socket;
     if (!(this.sockets.get(socket) ?? 0)) socket.destroy();
+    else if (socket.writableLength > 0) socket.destroy();
   }
+
   /** counts an HTTP/1.1 request on its socket (h2 streams are handled by session.close) */
   request(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void {
     if (req.httpVersionMajor === 2) return;

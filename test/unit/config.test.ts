@@ -53,7 +53,7 @@ t.test('defaults', async (t) => {
     stateDir: join(homedir(), '.local/state/ssec-gateway'),
     log: { level: 'info' },
     shutdown: { graceMs: 10000 },
-    memory: { scavengeEveryBytes: 8388608 },
+    memory: { scavengeEveryBytes: 2097152 },
     limits: { maxConnections: 20000, maxInFlight: 1024, h2MaxConcurrentStreams: 128, maxHeaderBytes: 16384, maxHeaderCount: 128, headersTimeoutMs: 20000, requestTimeoutMs: 0, bodyTimeoutMs: 60000, idleTimeoutMs: 60000 },
     workers: 0,
     encryption: { mode: 'upstream' },
