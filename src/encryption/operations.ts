@@ -382,7 +382,7 @@ export function parseRange(header: unknown, size: number): Range | undefined {
   if (!m || (m[1] === '' && m[2] === '')) return undefined;
   if (m[1] === '') {
     const n = Number(m[2]);
-    if (n === 0) throw new GatewayError('GatewayInvalidRange');
+    if (n === 0 || size === 0) throw new GatewayError('GatewayInvalidRange'); // S3: 416 for any range of an empty object
     return { first: Math.max(0, size - n), last: size - 1 };
   }
   const first = Number(m[1]);

@@ -1,6 +1,13 @@
 /** S3 error bodies: `<Error><Code/><Message/>…<RequestId/></Error>`, and reading upstream ones. */
+/**
+ * Escapes for XML text; characters XML 1.0 does not allow at all (controls, lone surrogates,
+ * U+FFFE/U+FFFF — not even as `&#x1;`) become U+FFFD, or no SDK could parse the error (an echoed
+ * credential or trailer can carry them; found by fuzzing).
+ */
 function esc(s: string): string {
-  return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
+  return s
+    .replace(/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, '\uFFFD')
+    .replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
 }
 
 export function errorXml(fields: { code: string; message: string; requestId: string; resource?: string; argumentName?: string; details?: Readonly<Record<string, string>> }): string {

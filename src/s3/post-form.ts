@@ -59,7 +59,9 @@ export function isFormPost(method: string, contentType: string | undefined): boo
  */
 export function parseParams(s: string): Map<string, string> {
   const out = new Map<string, string>();
-  const re = /;?\s*([^=;\s]+)\s*=\s*(?:"([^"]*)"|([^;]*))/g;
+  // a parameter starts at the beginning or after `;`: anchored, so text without `=` is scanned
+  // once, not once per character (a 16 KiB header took 0.25 s; found by fuzzing)
+  const re = /(?:^|;)\s*([^=;\s]+)\s*=\s*(?:"([^"]*)"|([^;]*))/g;
   let m: RegExpExecArray | null;
   while ((m = re.exec(s)) !== null) {
     const name = m[1]!.toLowerCase();
@@ -96,9 +98,10 @@ function tryParse(buf: Buffer, boundary: string): { fields: FormField[]; file?: 
   const dash = Buffer.from(`--${boundary}`);
   const delim = Buffer.from(`\r\n--${boundary}`);
   // the first delimiter: at the very start, or after a preamble (RFC 2046: "[preamble CRLF] dash-boundary")
-  let pos = buf.subarray(0, dash.length).equals(dash) ? 0 : buf.indexOf(delim);
+  const atStart = buf.subarray(0, dash.length).equals(dash);
+  let pos = atStart ? 0 : buf.indexOf(delim);
   if (pos < 0) return undefined;
-  if (pos > 0) pos += 2;
+  if (!atStart) pos += 2; // past the CRLF (also when the preamble is empty: the body starts with CRLF)
   const fields: FormField[] = [];
   for (;;) {
     pos += dash.length;
