@@ -34,7 +34,7 @@ export const SETTINGS = [
   // gateway-side encryption (issue 10)
   { path: 'encryption.mode', type: 'enum', values: ['upstream', 'gateway'], default: 'upstream', flag: 'encryption-mode', doc: '`upstream`: the store does SSE-C (the key travels to it). `gateway`: the gateway encrypts and decrypts in its own format (docs/format.md) and the store sees ciphertext only, never a key; needs auth.mode `sigv4` or `none` (the body changes, so the gateway signs upstream). Per bucket/prefix: `encryption` rules in the clients file.' },
   // TLS
-  { path: 'tls.cert', type: 'file', flag: 'tls-cert', doc: 'PEM certificate chain of the HTTPS listener. Without cert and key a self-signed pair is created and kept in `stateDir`.' },
+  { path: 'tls.cert', type: 'file', flag: 'tls-cert', doc: 'PEM certificate chain of the HTTPS listener, reloaded when the file (or a Kubernetes Secret mount) is replaced: new connections get the new pair, open ones keep theirs. Without cert and key a self-signed pair is created and kept in `stateDir`.' },
   { path: 'tls.key', type: 'file', flag: 'tls-key', doc: 'PEM private key of the HTTPS listener.' },
   { path: 'tls.minVersion', type: 'enum', values: ['TLSv1.2', 'TLSv1.3'], default: 'TLSv1.2', flag: 'tls-min-version', doc: 'Lowest TLS version accepted.' },
   // plaintext policy
