@@ -157,6 +157,29 @@ function applyLimits(server: http.Server | http2.Http2SecureServer, conns: Conne
   server.on('timeout', (c: Socket | http2.ServerHttp2Session) => conns.idle(c));
 }
 
+/**
+ * A connection-level HTTP/2 error that nghttp2 hands back to Node (a zero WINDOW_UPDATE, a flood
+ * of invalid frames) makes Node destroy the session with GOAWAY(INTERNAL_ERROR), which tells the
+ * client the server broke. RFC 9113 asks for the peer's fault to be named: PROTOCOL_ERROR,
+ * FLOW_CONTROL_ERROR, or ENHANCE_YOUR_CALM for abuse. Errors nghttp2 answers itself (DATA on
+ * stream 0, a bad SETTINGS length, broken HPACK) already carry their own code.
+ */
+function goawayWithTheRightCode(session: http2.ServerHttp2Session): void {
+  const destroy = session.destroy.bind(session);
+  session.destroy = (error?: Error, code?: number) => {
+    const e = error as (Error & { code?: string; errno?: number }) | undefined;
+    if (code === undefined && e?.code?.startsWith('ERR_HTTP2_')) {
+      code = e.code === 'ERR_HTTP2_TOO_MANY_INVALID_FRAMES' || e.errno === NGHTTP2_ERR_FLOODED ? h2c.NGHTTP2_ENHANCE_YOUR_CALM
+        : e.errno === NGHTTP2_ERR_FLOW_CONTROL ? h2c.NGHTTP2_FLOW_CONTROL_ERROR
+        : h2c.NGHTTP2_PROTOCOL_ERROR;
+    }
+    return destroy(error, code);
+  };
+}
+/** nghttp2's library error numbers (nghttp2.h), as Node's NghttpError carries them in `errno` */
+const NGHTTP2_ERR_FLOW_CONTROL = -524;
+const NGHTTP2_ERR_FLOODED = -904;
+
 /** HTTPS on node:http2 with allowHTTP1: h2 and HTTP/1.1 on one port, TLS 1.2 minimum. */
 export function createHttpsListener(tls: { cert: string; key: string; minVersion: 'TLSv1.2' | 'TLSv1.3' }, handler: Handler, metrics: Metrics, limits: Limits): Listener {
   const server = http2.createSecureServer({
@@ -169,7 +192,7 @@ export function createHttpsListener(tls: { cert: string; key: string; minVersion
   });
   const conns = new Connections();
   applyLimits(server, conns, limits);
-  server.on('session', (session) => { session.setLocalWindowSize(H2_SESSION_WINDOW); conns.session(session); });
+  server.on('session', (session) => { session.setLocalWindowSize(H2_SESSION_WINDOW); conns.session(session); goawayWithTheRightCode(session); });
   server.on('secureConnection', (socket: TLSSocket) => { conns.socket(socket); track(metrics, socket, socket.alpnProtocol === 'h2' ? 'h2' : 'h1'); });
   server.on('tlsClientError', () => metrics.tlsFailures.inc());
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => conns.clientError(err, socket));

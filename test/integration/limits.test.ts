@@ -152,6 +152,38 @@ t.test('a client that stops reading an answer: ended after limits.idleTimeoutMs,
   t.ok(peak < 256 << 20, `peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB`);
 });
 
+t.test('HTTP/2 protocol errors: GOAWAY names the client\'s fault, never INTERNAL_ERROR', async (t) => {
+  const frame = (type: number, flags: number, stream: number, payload = Buffer.alloc(0)) => {
+    const h = Buffer.alloc(9);
+    h.writeUIntBE(payload.length, 0, 3); h[3] = type; h[4] = flags; h.writeUInt32BE(stream, 5);
+    return Buffer.concat([h, payload]);
+  };
+  const c = http2.constants;
+  const cases: [string, Buffer, number][] = [
+    ['DATA on stream 0', frame(0, 0, 0, Buffer.from('x')), c.NGHTTP2_PROTOCOL_ERROR],
+    ['SETTINGS of a length not a multiple of 6', frame(4, 0, 0, Buffer.alloc(5)), c.NGHTTP2_FRAME_SIZE_ERROR],
+    ['WINDOW_UPDATE of 0 on the connection', frame(8, 0, 0, Buffer.alloc(4)), c.NGHTTP2_PROTOCOL_ERROR],
+    ['HEADERS that do not decompress', frame(1, 5, 1, Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff])), c.NGHTTP2_COMPRESSION_ERROR],
+  ];
+  for (const [name, bad, want] of cases) {
+    const got = await new Promise<number>((resolve) => {
+      const s = tls.connect({ host: '127.0.0.1', port, ca, ALPNProtocols: ['h2'] }, () => {
+        s.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0), bad]));
+      });
+      let buf = Buffer.alloc(0);
+      s.on('data', (d: Buffer) => { buf = Buffer.concat([buf, d]); });
+      s.on('error', () => {});
+      s.on('close', () => {
+        let code = -1;
+        for (let off = 0; off + 9 <= buf.length; off += 9 + buf.readUIntBE(off, 3)) if (buf[off + 3] === 7) code = buf.readUInt32BE(off + 13);
+        resolve(code);
+      });
+      setTimeout(() => s.destroy(), 5000);
+    });
+    t.equal(got, want, `${name}: GOAWAY ${got}`);
+  }
+});
+
 t.test('limits.maxConnections: a connection past it is closed at once', async (t) => {
   // 14 at once against a limit of 12 (connections of earlier tests may still hold some slots)
   const tries = await Promise.allSettled(Array.from({ length: 14 }, () => raw()));
