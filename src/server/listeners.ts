@@ -22,6 +22,9 @@ export interface Listener {
  * (session.close lets open streams finish); HTTP/1.1 sockets are closed once their current
  * request is done. After the grace period everything left is destroyed.
  */
+/** A TLS connection that negotiated HTTP/2 (its session, not the socket, is what to close). */
+const isH2 = (s: Socket): boolean => (s as TLSSocket).alpnProtocol === 'h2';
+
 class Connections {
   private readonly sockets = new Map<Socket, number>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
@@ -65,6 +68,7 @@ class Connections {
       return;
     }
     const socket = c as Socket;
+    if (isH2(socket)) return; // its session has its own timeout
     if (!(this.sockets.get(socket) ?? 0)) socket.destroy();
     else if (socket.writableLength > 0) socket.destroy();
   }
@@ -108,14 +112,14 @@ class Connections {
   drain(): void {
     this.draining = true;
     for (const s of this.sessions) s.close();
-    for (const [s, n] of this.sockets) if (n === 0 && !this.sessionSockets().has(s)) s.destroySoon();
+    // HTTP/2 connections are closed by session.close() above, once their streams are done; their
+    // sockets count no requests here. (They used to be told apart by `session.socket`, which is a
+    // Proxy, never the TLSSocket: every HTTP/2 connection was cut at once on SIGTERM.)
+    for (const [s, n] of this.sockets) if (n === 0 && !isH2(s)) s.destroySoon();
   }
   destroyAll(): void {
     for (const s of this.sessions) s.destroy();
     for (const s of this.sockets.keys()) s.destroy();
-  }
-  private sessionSockets(): Set<unknown> {
-    return new Set([...this.sessions].map((x) => x.socket));
   }
 }
 
