@@ -21,6 +21,8 @@ import { attributesXml, parseAttributeList, partPaging, partsCountOf } from '../
 import type { CustomerKey } from '../sse-c/customer-key.js';
 import { bodyBytes } from '../server/scavenge-pacer.js';
 import { normalizeErrorBody } from '../upstream/normalize-error.js';
+import { discardAfterAnswer } from '../upstream/forward.js';
+import { resetClient } from '../upstream/relay.js';
 import { readBody, type UpstreamS3 } from '../upstream/s3-client.js';
 import type { HeaderInput } from '../sigv4/index.js';
 import { stripAuthQuery } from '../sigv4/sign-upstream.js';
@@ -102,7 +104,7 @@ async function stream(ctx: RequestContext, body: NodeJS.ReadableStream): Promise
     await pipeline(body, count, ctx.res as NodeJS.WritableStream);
   } catch (e) {
     ctx.failure ??= e instanceof FormatError ? `ObjectNotAuthentic: ${e.message}` : `stream: ${(e as Error).message}`;
-    ctx.res.destroy();
+    resetClient(ctx);
   }
 }
 
@@ -131,7 +133,9 @@ function sendDecrypted(ctx: RequestContext, status: number, headers: Record<stri
       res.off('drain', resume);
       if (!started) { reject(e instanceof FormatError ? new GatewayError('ObjectNotAuthentic', { cause: e }) : e); return; }
       ctx.failure ??= e instanceof FormatError ? `ObjectNotAuthentic: ${e.message}` : `stream: ${e.message}`;
-      res.destroy();
+      // HTTP/2: RST_STREAM(INTERNAL_ERROR). res.destroy() sent RST_STREAM(NO_ERROR), which an HTTP/2
+      // client (node:http2) takes as the normal end of the body: a truncated object as a whole 200
+      resetClient(ctx);
       resolve();
     });
     res.once('close', () => {
@@ -241,7 +245,10 @@ export async function putPart(s3: UpstreamS3, call: { bucket: string; key: strin
     }
     function onClose(): void { stop(new GatewayError('ClientTimeout', { message: 'The body stopped before its end.' })); }
     up.write(sealer.header);
-    up.once('close', detach);
+    // detached on the upstream's error too, not only at its close (which can come after the error
+    // answer is out): a write meanwhile would pause the body for a 'drain' that never comes, and
+    // the rest of the body could then not be discarded (discardAfterAnswer)
+    up.once('close', detach).once('error', detach);
     source.on('data', onData).once('end', onEnd).once('error', stop).once('close', onClose);
   };
   try {
@@ -258,7 +265,14 @@ async function putEncrypted(ctx: RequestContext, s3: UpstreamS3, call: { bucket:
   const size = plainLength(ctx);
   const checks = md5Check(ctx);
   if (ctx.expectContinue) ctx.res.writeContinue();
-  return putPart(s3, call, dataKey, partNumber, size, (ctx.body ?? clientBody(ctx)) as NodeJS.ReadableStream, checks);
+  try {
+    return await putPart(s3, call, dataKey, partNumber, size, (ctx.body ?? clientBody(ctx)) as NodeJS.ReadableStream, checks);
+  } finally {
+    // answered before the whole body was read (the store unreachable, timed out or refusing early):
+    // the rest is read and discarded once the answer is out, or the client, still writing, never
+    // reads it and the connection stays wedged until limits.idleTimeoutMs
+    if (!ctx.req.readableEnded) discardAfterAnswer(ctx);
+  }
 }
 
 export async function putObject(ctx: RequestContext, s3: UpstreamS3): Promise<void> {

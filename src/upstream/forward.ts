@@ -37,7 +37,7 @@ const LINGER_MS = 2_000;
  * the body, bounded in time and size, so a client that writes its whole body before reading
  * (botocore) reaches the answer; past the bound the connection is half-closed, then closed.
  */
-function discardRest(ctx: RequestContext): void {
+export function discardRest(ctx: RequestContext): void {
   const { req } = ctx;
   req.unpipe();
   if (ctx.protocol === 'h2') {
@@ -46,6 +46,14 @@ function discardRest(ctx: RequestContext): void {
     return;
   }
   const socket = req.socket;
+  if (socket.destroyed) return;
+  // `Connection: close`: node:http has ended the socket after the answer and destroys it as soon
+  // as that end is written, with the client's body still arriving: the kernel then resets the
+  // connection (RST) and the client loses the answer it was sent (EPIPE/ECONNRESET instead of the
+  // S3 error). Closed here as RFC 9112 §9.6 asks: our side first (done), the rest of the body read
+  // and discarded, then the socket.
+  const closing = socket.writableEnded;
+  if (closing) socket.off('finish', socket.destroy);
   let discarded = 0;
   const stop = () => {
     clearTimeout(timer);
@@ -56,8 +64,20 @@ function discardRest(ctx: RequestContext): void {
   const timer = setTimeout(stop, DISCARD_MS);
   timer.unref();
   req.on('data', count);
-  req.once('end', () => { clearTimeout(timer); req.off('data', count); });
+  req.once('end', () => { clearTimeout(timer); req.off('data', count); if (closing) socket.destroySoon(); });
   req.resume();
+}
+
+/**
+ * An answer sent (or about to be) while the client's body was not all read: once it is out, the
+ * rest of the body is discarded as after an early upstream answer (discardRest), so a client that
+ * writes its whole body before reading reaches the answer and the connection is not left wedged.
+ */
+export function discardAfterAnswer(ctx: RequestContext): void {
+  const answered = ctx.protocol === 'h2' ? (ctx.res as Http2ServerResponse).stream : ctx.res;
+  const go = () => { if (!ctx.req.readableEnded && !ctx.req.destroyed) discardRest(ctx); };
+  if (answered.writableFinished) go();
+  else answered.once('finish', go);
 }
 
 /**
@@ -100,6 +120,22 @@ export async function forward(ctx: RequestContext, upstream: Upstream, metrics: 
     const armTimeout = () => {
       timer ??= setTimeout(() => up.destroy(new GatewayError('UpstreamTimeout')), upstream.timeoutMs);
     };
+    // An upstream that stops taking the body (hung mid-upload, its socket buffers full) would hold
+    // the request for ever: 'finish' never comes to arm the timer above. No byte of the body taken
+    // for upstream.timeoutMs is answered 504 too. (A client that stops sending is not this: the
+    // upstream is not holding anything up then, and limits.bodyTimeoutMs bounds it.)
+    // (one timer per request, re-armed with refresh(): backpressure comes and goes all the time)
+    let stall: NodeJS.Timeout | undefined;
+    let stalled = false;
+    let upstreamDone = false; // an answer or an error: the watch is over
+    const unstall = () => { stalled = false; };
+    const watchStall = () => {
+      if (stalled || upstreamDone || !up.writableNeedDrain) return;
+      stalled = true;
+      up.once('drain', unstall);
+      if (stall) stall.refresh();
+      else stall = setTimeout(() => { if (stalled) up.destroy(new GatewayError('UpstreamTimeout')); }, upstream.timeoutMs);
+    };
     let bodyStarted = false;
     // set once the upstream answered before the whole body went up: the upstream request is then
     // released, and the errors that releasing it causes are not the client's
@@ -116,7 +152,7 @@ export async function forward(ctx: RequestContext, upstream: Upstream, metrics: 
       // upstream socket is corked for the rest of the tick, so they go up in one write, not one
       // syscall each (registered before pipe()'s own listener, so it runs before the write).
       let corked = false;
-      const uncork = () => { corked = false; up.uncork(); };
+      const uncork = () => { corked = false; up.uncork(); watchStall(); };
       body.on('data', () => { if (!corked) { corked = true; up.cork(); process.nextTick(uncork); } });
       body.pipe(up);
     };
@@ -157,6 +193,8 @@ export async function forward(ctx: RequestContext, upstream: Upstream, metrics: 
 
     up.once('response', (upRes) => {
       clearTimeout(timer);
+      upstreamDone = true;
+      clearTimeout(stall);
       const status = upRes.statusCode ?? 502;
       if (!up.writableFinished) {
         // answered before the request was complete: this upstream connection cannot be reused,
@@ -172,6 +210,8 @@ export async function forward(ctx: RequestContext, upstream: Upstream, metrics: 
 
     up.once('error', (e) => {
       clearTimeout(timer);
+      upstreamDone = true;
+      clearTimeout(stall);
       if (released || ctx.failure?.startsWith('body:')) return; // we destroyed it: the client already has the body's error
       if (res.headersSent || res.destroyed) { resetClient(ctx); return; }
       const timeout = e instanceof GatewayError && e.error === 'UpstreamTimeout';

@@ -43,7 +43,13 @@ export class UpstreamS3 {
         protocol: url.protocol, hostname: url.hostname, port: url.port || undefined, method: call.method, path: signed.path,
         headers: signed.headers, agent: this.upstream.agent, setHost: false,
       }, resolve);
+      // upstream.timeoutMs bounds a wait without progress, not the upload: each write and each
+      // drain restarts it, so a large encrypted upload over a slow link is not cut off at 120 s,
+      // while an upstream that stops taking the body (its writes pause) or never answers still is
       const timer = setTimeout(() => req.destroy(new GatewayError('UpstreamTimeout')), this.upstream.timeoutMs);
+      const write = req.write.bind(req) as (...a: unknown[]) => boolean;
+      req.write = ((...a: unknown[]) => { timer.refresh(); return write(...a); }) as typeof req.write;
+      req.on('drain', () => timer.refresh());
       req.once('response', () => clearTimeout(timer));
       req.once('error', (e) => { clearTimeout(timer); reject(e instanceof GatewayError ? e : new GatewayError('UpstreamUnreachable', { cause: e })); });
       if (call.body === undefined || Buffer.isBuffer(call.body)) req.end(call.body);
