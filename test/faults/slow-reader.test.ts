@@ -17,12 +17,12 @@ import t from 'tap';
 import http2 from 'node:http2';
 import { readFileSync } from 'node:fs';
 import { startGateway, type GatewayProcess } from '../helpers/gateway.js';
-import { bucketName, createBucket, startRgw } from '../helpers/rgw.js';
-import { Generated, MiB, admin, connectionsTo, request, sample, sleep, ssecHeaders, transfer, until } from '../helpers/faults.js';
+import { bucketName, createBucket } from '../helpers/rgw.js';
+import { Generated, MiB, admin, connectionsTo, request, sample, sleep, ssecHeaders, startPrivateRgw, transfer, until } from '../helpers/faults.js';
 
 const IDLE_MS = 2000;
 const SIZE = 256 * MiB;
-const rgw = await startRgw();
+const rgw = await startPrivateRgw();
 t.teardown(() => rgw.stop());
 const bucket = bucketName('faults-slow-reader');
 await createBucket(rgw, bucket);

@@ -18,12 +18,12 @@ import t, { type Test } from 'tap';
 import http2 from 'node:http2';
 import { readFileSync } from 'node:fs';
 import { startGateway, type GatewayProcess } from '../helpers/gateway.js';
-import { bucketName, createBucket, rgwRequest, startRgw } from '../helpers/rgw.js';
+import { bucketName, createBucket, rgwRequest } from '../helpers/rgw.js';
 import {
-  Generated, MiB, admin, killRadosgw, request, restartRadosgw, s3Code, sleep, ssecHeaders, transfer, until, type TransferResult,
+  Generated, MiB, admin, killRadosgw, request, restartRadosgw, s3Code, sleep, ssecHeaders, startPrivateRgw, transfer, until, type TransferResult,
 } from '../helpers/faults.js';
 
-const rgw = await startRgw();
+const rgw = await startPrivateRgw();
 t.teardown(() => rgw.stop());
 const bucket = bucketName('faults-kill');
 await createBucket(rgw, bucket);
