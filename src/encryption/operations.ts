@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { ErrorName } from '../errors/table.js';
@@ -21,13 +21,13 @@ import { attributesXml, parseAttributeList, partPaging, partsCountOf } from '../
 import type { CustomerKey } from '../sse-c/customer-key.js';
 import { bodyBytes } from '../server/scavenge-pacer.js';
 import { normalizeErrorBody } from '../upstream/normalize-error.js';
-import { discardAfterAnswer } from '../upstream/forward.js';
+import { corkPerTick, discardAfterAnswer } from '../upstream/forward.js';
 import { resetClient } from '../upstream/relay.js';
 import { readBody, type UpstreamS3 } from '../upstream/s3-client.js';
 import type { HeaderInput } from '../sigv4/index.js';
 import { stripAuthQuery } from '../sigv4/sign-upstream.js';
 import {
-  FormatError, HEADER, META, SEGMENT, cipherPartSize, decodeHeader, newDataKey, plainSizeOf, unwrapDataKey, wrapDataKey,
+  FormatError, HEADER, META, SEGMENT, decodeHeader, newDataKey, plainSizeOf, unwrapDataKey, wrapDataKey,
 } from './format.js';
 import { DecryptStream, PartSealer, planRange } from './streams.js';
 
@@ -212,9 +212,8 @@ export async function putPart(s3: UpstreamS3, call: { bucket: string; key: strin
   const sealer = new PartSealer(dataKey, partNumber, size);
   let failed: unknown;
   const write = (up: ClientRequest) => {
-    let corked = false;
+    const cork = corkPerTick(up);
     let full = false;
-    const uncork = () => { corked = false; up.uncork(); };
     const out = (b: Buffer) => { if (!up.write(b)) full = true; };
     const resume = () => source.resume();
     const detach = () => {
@@ -228,7 +227,7 @@ export async function putPart(s3: UpstreamS3, call: { bucket: string; key: strin
       up.destroy(e as Error);
     }
     function onData(c: Buffer): void {
-      if (!corked) { corked = true; up.cork(); process.nextTick(uncork); }
+      cork();
       try {
         for (const k of checks) k.update(c);
         sealer.update(c, out);

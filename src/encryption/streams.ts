@@ -39,8 +39,6 @@ export class PartSealer {
   /** Bytes of the whole part (header included). */
   get cipherSize(): number { return cipherPartSize(this.#header.plainSize); }
 
-  get received(): number { return this.#received; }
-
   #length(index: number): number {
     return Math.min(SEGMENT, this.#header.plainSize - index * SEGMENT);
   }

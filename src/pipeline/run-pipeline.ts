@@ -26,7 +26,6 @@ function requestId(): string {
   return ID_PREFIX + idCounter.toString(16).toUpperCase().padStart(10, '0');
 }
 
-/** Runs the stages, then the forwarder, then writes one log line and the request metrics. */
 /** Header fields of a request, repeated ones each (HTTP/2's pseudo-headers not counted). */
 function headerCount(raw: string[]): number {
   let n = 0;
@@ -40,6 +39,7 @@ let inFlight = 0;
 type HandlerLimits = Pick<GatewayConfig['limits'], 'maxInFlight' | 'maxHeaderCount' | 'bodyTimeoutMs'>;
 const NO_LIMITS: HandlerLimits = { maxInFlight: 0, maxHeaderCount: Infinity, bodyTimeoutMs: 0 };
 
+/** Runs the stages, then the forwarder, then writes one log line and the request metrics. */
 export function createHandler(listener: 'https' | 'http', stages: readonly Stage[], upstream: Upstream, metrics: Metrics, log: Logger, record?: (ctx: RequestContext) => void, limits: HandlerLimits = NO_LIMITS): Handler {
   return (req, res, expectContinue = false) => {
     const h2 = req.httpVersionMajor === 2;

@@ -6,6 +6,9 @@ import type { GatewayConfig } from '../config/load.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { Handler } from '../request/context.js';
 
+/** A TLS connection that negotiated HTTP/2 (its session, not the socket, is what to close). */
+const isH2 = (s: Socket): boolean => (s as TLSSocket).alpnProtocol === 'h2';
+
 /** HTTP/2 window: Node's default 64 KiB per stream caps an upload at 64 KiB per round trip (stack-notes.md). */
 const H2_STREAM_WINDOW = 8 << 20;
 const H2_SESSION_WINDOW = 32 << 20;
@@ -22,9 +25,6 @@ export interface Listener {
  * (session.close lets open streams finish); HTTP/1.1 sockets are closed once their current
  * request is done. After the grace period everything left is destroyed.
  */
-/** A TLS connection that negotiated HTTP/2 (its session, not the socket, is what to close). */
-const isH2 = (s: Socket): boolean => (s as TLSSocket).alpnProtocol === 'h2';
-
 class Connections {
   private readonly sockets = new Map<Socket, number>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();

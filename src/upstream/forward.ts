@@ -37,7 +37,7 @@ const LINGER_MS = 2_000;
  * the body, bounded in time and size, so a client that writes its whole body before reading
  * (botocore) reaches the answer; past the bound the connection is half-closed, then closed.
  */
-export function discardRest(ctx: RequestContext): void {
+function discardRest(ctx: RequestContext): void {
   const { req } = ctx;
   req.unpipe();
   if (ctx.protocol === 'h2') {
@@ -66,6 +66,17 @@ export function discardRest(ctx: RequestContext): void {
   req.on('data', count);
   req.once('end', () => { clearTimeout(timer); req.off('data', count); if (closing) socket.destroySoon(); });
   req.resume();
+}
+
+/**
+ * A TLS socket hands over a body one record (≤ 16 KiB) at a time, several per read. Call the
+ * returned function before each write of such a burst: the first corks `w` for the rest of the
+ * tick, so the records go up in one write, not one syscall each; `after` runs once it is uncorked.
+ */
+export function corkPerTick(w: NodeJS.WritableStream & { cork(): void; uncork(): void }, after?: () => void): () => void {
+  let corked = false;
+  const uncork = () => { corked = false; w.uncork(); after?.(); };
+  return () => { if (!corked) { corked = true; w.cork(); process.nextTick(uncork); } };
 }
 
 /**
@@ -148,12 +159,8 @@ export async function forward(ctx: RequestContext, upstream: Upstream, metrics: 
       if (emptied) { up.end(); return; }
       clientBody(ctx);
       if (ctx.operation === 'DeleteObjects') capture(body, (ctx.captured ??= {}).request = []);
-      // A TLS socket hands over its body one record (≤ 16 KiB) at a time, several per read: the
-      // upstream socket is corked for the rest of the tick, so they go up in one write, not one
-      // syscall each (registered before pipe()'s own listener, so it runs before the write).
-      let corked = false;
-      const uncork = () => { corked = false; up.uncork(); watchStall(); };
-      body.on('data', () => { if (!corked) { corked = true; up.cork(); process.nextTick(uncork); } });
+      // registered before pipe()'s own listener, so it corks before the write
+      body.on('data', corkPerTick(up, watchStall));
       body.pipe(up);
     };
     // A decoder (aws-chunked) that finds a bad chunk signature or checksum: the upstream request is

@@ -11,19 +11,13 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { join } from 'node:path';
 import { startRgw, type RgwInfo } from './rgw.js';
+import { sleep, until as pollUntil } from './fingerprints-e2e.js';
 
 export const MiB = 1024 * 1024;
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export { sleep };
 
-/** Polls cond every stepMs until it is truthy or ms passed; returns its last value. */
-export async function until<T>(cond: () => T | Promise<T>, ms: number, stepMs = 25): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await cond();
-    if (v || Date.now() >= end) return v;
-    await sleep(stepMs);
-  }
-}
+/** fingerprints-e2e's until, polling every 25 ms by default. */
+export const until = <T>(cond: () => T | Promise<T>, ms: number, stepMs = 25): Promise<T> => pollUntil(cond, ms, stepMs);
 
 // ---- SSE-C -------------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { startGateway } from '../helpers/gateway.js';
 import { bucketName, createBucket, sharedRgw } from '../helpers/rgw.js';
 import { sendRaw } from '../helpers/s3-raw.js';
+import { until as pollUntil } from '../helpers/fingerprints-e2e.js';
 
 const rgw = await sharedRgw();
 const bucket = bucketName('limits');
@@ -36,10 +37,7 @@ function raw(): Promise<{ socket: tls.TLSSocket; received: () => string; closed:
   });
 }
 
-async function until(cond: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-}
+const until = (cond: () => boolean, ms: number) => pollUntil(cond, ms, 20);
 
 const head = async (key: string) => (await sendRaw(`${gw.url}/${bucket}/${key}`, { method: 'HEAD', caFile: gw.caFile })).status;
 
