@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Http2ServerRequest } from 'node:http2';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Logger } from '../logging/logger.js';
 import { redactUrl } from '../logging/logger.js';
 import type { Metrics } from '../metrics/registry.js';
@@ -10,6 +10,7 @@ import type { ClientRequest, Handler, Headers, RequestContext, Stage } from '../
 import { asGatewayError, respondError } from '../request/respond-error.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { GatewayConfig } from '../config/load.js';
+import { cutIdle } from '../server/listeners.js';
 
 function requestHeaders(req: ClientRequest, h2: boolean): Headers {
   if (!h2) return req.headers as Headers;
@@ -94,9 +95,16 @@ async function run(ctx: RequestContext, stages: readonly Stage[], upstream: Upst
   }
 }
 
+/** what Connections.idle cuts for a request: its HTTP/2 stream or its HTTP/1.1 socket */
+const connectionOf = (ctx: RequestContext): object => (ctx.protocol === 'h2' ? (ctx.res as Http2ServerResponse).stream : ctx.req.socket);
+
 function finish(ctx: RequestContext, metrics: Metrics, log: Logger): void {
   const seconds = Number(process.hrtime.bigint() - ctx.startedAt) / 1e9;
   const status = ctx.res.statusCode;
+  const aborted = !ctx.res.writableFinished;
+  // the answer did not go out whole and nothing in the gateway said why: the client went away (this
+  // runs at the response's 'close' before the forwarder's own 'close' listener could say so)
+  if (aborted) ctx.failure ??= cutIdle.has(connectionOf(ctx)) ? 'client_stopped_reading: cut after limits.idleTimeoutMs' : 'client_aborted';
   metrics.inFlight.dec({ listener: ctx.listener });
   metrics.requestDuration.observe({ operation: ctx.operation, method: ctx.method, status_class: statusClass(status), protocol: ctx.protocol }, seconds);
   if (ctx.bytesIn) metrics.requestBytes.inc({ operation: ctx.operation }, ctx.bytesIn);
@@ -107,8 +115,10 @@ function finish(ctx: RequestContext, metrics: Metrics, log: Logger): void {
     url: redactUrl(ctx.req.url ?? ''), op: ctx.operation, bucket: ctx.target?.bucket, status,
     bytesIn: ctx.bytesIn, bytesOut: ctx.bytesOut, ms: Math.round(seconds * 1e4) / 10,
     sseC: ctx.sseCOutcome, upstreamId: ctx.upstreamRequestId, failure: ctx.failure,
-    aborted: !ctx.res.writableFinished || undefined,
+    aborted: aborted || undefined,
   };
-  if (status >= 500 || (ctx.failure && ctx.failure.startsWith('internal'))) log.error(line, 'request');
+  // a shed request (503 SlowDown) is the overload protection doing its work, not a fault: warn
+  if (ctx.failure?.startsWith('shed:')) log.warn(line, 'request');
+  else if (status >= 500 || ctx.failure?.startsWith('internal')) log.error(line, 'request');
   else log.info(line, 'request');
 }

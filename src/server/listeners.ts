@@ -9,6 +9,12 @@ import type { Handler } from '../request/context.js';
 /** A TLS connection that negotiated HTTP/2 (its session, not the socket, is what to close). */
 const isH2 = (s: Socket): boolean => (s as TLSSocket).alpnProtocol === 'h2';
 
+/**
+ * Connections and HTTP/2 streams the gateway cut because their client stopped reading an answer
+ * (Connections.idle): the request's log line says so instead of blaming the client for leaving.
+ */
+export const cutIdle = new WeakSet<object>();
+
 /** HTTP/2 window: Node's default 64 KiB per stream caps an upload at 64 KiB per round trip (stack-notes.md). */
 const H2_STREAM_WINDOW = 8 << 20;
 const H2_SESSION_WINDOW = 32 << 20;
@@ -64,13 +70,13 @@ class Connections {
     const open = this.streams.get(session);
     if (open) {
       if (!open.size) { session.close(); return; }
-      for (const st of open) if (st.writableLength > 0) st.close(h2c.NGHTTP2_CANCEL);
+      for (const st of open) if (st.writableLength > 0) { cutIdle.add(st); st.close(h2c.NGHTTP2_CANCEL); }
       return;
     }
     const socket = c as Socket;
     if (isH2(socket)) return; // its session has its own timeout
     if (!(this.sockets.get(socket) ?? 0)) socket.destroy();
-    else if (socket.writableLength > 0) socket.destroy();
+    else if (socket.writableLength > 0) { cutIdle.add(socket); socket.destroy(); }
   }
 
   /** counts an HTTP/1.1 request on its socket (h2 streams are handled by session.close) */

@@ -74,9 +74,9 @@ for (const mode of ['upstream', 'gateway'] as const) {
         session?.destroy();
         t.ok(await until(released, 5000), `${proto}: the client goes away: the upstream request is released (${Date.now() - gone} ms; no RGW connection left with unread data, nothing in flight)`);
         const line = gw.logs().filter((l) => l.msg === 'request' && l.op === 'GetObject').at(-1);
-        // (its `failure` stays empty: the handler logs at the response's 'close' before dispatch.ts's own
-        // 'close' listener sets ctx.failure = 'client_aborted': reported, run-pipeline.ts)
-        t.ok(line?.aborted === true && line.status === 200, `${proto}: logged as aborted (${mib(Number(line?.bytesOut))} sent; failure: ${String(line?.failure ?? 'none given')})`);
+        // (regression: the line used to carry no failure: it is written at the response's 'close',
+        // before dispatch.ts's own 'close' listener set ctx.failure)
+        t.ok(line?.aborted === true && line.status === 200 && line.failure === 'client_aborted', `${proto}: logged as aborted by the client (${mib(Number(line?.bytesOut))} sent; failure: ${String(line?.failure ?? 'none given')})`);
       }
       // 2. the client keeps its connection and does not read
       {
@@ -90,7 +90,7 @@ for (const mode of ['upstream', 'gateway'] as const) {
         t.ok(after >= IDLE_MS - 200 && after <= 2 * IDLE_MS + 3000, `${proto}: not before the idle limit, not long after it (${after} ms; limit ${IDLE_MS} ms)`);
         t.ok(top - base < 16 * MiB, `${proto}: RSS flat meanwhile (${mib(base)} → at most ${mib(top)})`);
         const line = gw.logs().filter((l) => l.msg === 'request' && l.op === 'GetObject').at(-1);
-        t.ok(line?.aborted === true, `${proto}: logged as aborted (${mib(Number(line?.bytesOut))} sent; failure: ${String(line?.failure ?? 'none given')})`);
+        t.ok(line?.aborted === true && String(line.failure).startsWith('client_stopped_reading'), `${proto}: logged as cut for not reading (${mib(Number(line?.bytesOut))} sent; failure: ${String(line?.failure ?? 'none given')})`);
         x.resume();
         const r = await Promise.race([x.done, sleep(10_000).then(() => undefined)]);
         t.ok(r && !r.complete && r.error && r.received < SIZE, `${proto}: reading again, the client gets what was queued, then a broken transfer (${r ? `${r.error}, ${mib(r.received)}` : 'no end in 10 s'}), never a complete answer`);
