@@ -1,3 +1,4 @@
+import { constants as h2c, type Http2ServerResponse } from 'node:http2';
 import { GatewayError } from '../errors/gateway-error.js';
 import { ERRORS } from '../errors/table.js';
 import { errorXml } from '../s3/error-xml.js';
@@ -10,7 +11,9 @@ export function respondError(ctx: RequestContext, err: GatewayError): void {
   // An internal error's reason goes to the log only; the client gets the table's message.
   const internal = err.status >= 500 && err.error === 'Internal';
   ctx.failure ??= internal ? `internal: ${err.message}${err.cause ? `: ${(err.cause as Error)?.stack ?? err.cause}` : ''}` : err.error;
-  if (res.headersSent) { res.destroy(); return; }
+  // too late for an error answer: the client must see a broken transfer (res.destroy() would end an
+  // HTTP/2 stream with RST_STREAM(NO_ERROR), which node:http2 clients take as the end of the body)
+  if (res.headersSent) { resetClient(ctx); return; }
   const message = internal ? ERRORS.Internal.message : err.message;
   const details = err instanceof SigV4Error ? err.details : undefined;
   const body = ctx.method === 'HEAD' ? '' : errorXml({ code: err.code, message, requestId: ctx.id, argumentName: err.argumentName, resource: ctx.target ? ctx.target.rawPath : undefined, details });
@@ -50,4 +53,14 @@ export function sendXml(ctx: RequestContext, status: number, body: string, heade
 
 export function asGatewayError(e: unknown): GatewayError {
   return e instanceof GatewayError ? e : new GatewayError('Internal', { cause: e });
+}
+
+/** Resets the client's stream: HTTP/2 RST_STREAM, HTTP/1.1 closes the socket, so a short body is never taken as complete. */
+export function resetClient(ctx: RequestContext): void {
+  if (ctx.protocol === 'h2') {
+    const stream = (ctx.res as Http2ServerResponse).stream;
+    if (!stream.destroyed) stream.close(h2c.NGHTTP2_INTERNAL_ERROR);
+  } else {
+    ctx.res.destroy();
+  }
 }

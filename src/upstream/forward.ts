@@ -13,9 +13,9 @@ import { constants as h2c, type Http2ServerResponse } from 'node:http2';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { Metrics } from '../metrics/registry.js';
 import { clientBody, type RequestContext } from '../request/context.js';
-import { respondError } from '../request/respond-error.js';
+import { resetClient, respondError } from '../request/respond-error.js';
 import { dispatchBodyless, isBodyless } from './dispatch.js';
-import { CAPTURE_LIMIT, ResponseRelay, resetClient } from './relay.js';
+import { CAPTURE_LIMIT, ResponseRelay } from './relay.js';
 import type { Upstream } from './upstream.js';
 
 /** Keeps a copy of what flows by, up to CAPTURE_LIMIT (these bodies are small XML). */

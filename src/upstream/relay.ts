@@ -4,11 +4,11 @@
  * and put in S3's words, everything else streamed with backpressure, bookkeeping bodies captured.
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import { constants as h2c, type Http2ServerResponse } from 'node:http2';
 import { bodyBytes } from '../server/scavenge-pacer.js';
 import type { Metrics } from '../metrics/registry.js';
 import { statusClass } from '../metrics/registry.js';
 import type { RequestContext } from '../request/context.js';
+import { resetClient } from '../request/respond-error.js';
 import { HOP_BY_HOP, SSEC } from '../s3/headers.js';
 import { MAX_ERROR_BODY, normalizeErrorBody } from './normalize-error.js';
 
@@ -28,16 +28,6 @@ function responseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
     if (value !== undefined && !HOP_BY_HOP.has(name) && !named?.includes(name)) out[name] = value;
   }
   return out;
-}
-
-/** Resets the client's stream: HTTP/2 RST_STREAM, HTTP/1.1 closes the socket, so a short body is never taken as complete. */
-export function resetClient(ctx: RequestContext): void {
-  if (ctx.protocol === 'h2') {
-    const stream = (ctx.res as Http2ServerResponse).stream;
-    if (!stream.destroyed) stream.close(h2c.NGHTTP2_INTERNAL_ERROR);
-  } else {
-    ctx.res.destroy();
-  }
 }
 
 export class ResponseRelay {
