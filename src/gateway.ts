@@ -101,7 +101,7 @@ export interface GatewayOptions {
 
 export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}): Gateway {
   const worker = opts.worker;
-  const root = createLogger(config.log.level, opts.logDestination);
+  const root = createLogger(config.log.level, opts.logDestination, config.log.maxBufferBytes);
   paceScavenges(config.memory.scavengeEveryBytes);
   const log = worker ? root.child({ worker: worker.id }) : root;
   const metrics = createMetrics();

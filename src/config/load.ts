@@ -21,7 +21,7 @@ export interface GatewayConfig {
   rotation: { maxAgeDays: number; maxObjects: number; maxBytes: number };
   alerts: { webhookUrl?: string };
   stateDir: string;
-  log: { level: string };
+  log: { level: string; maxBufferBytes: number };
   shutdown: { graceMs: number };
   memory: { scavengeEveryBytes: number };
   limits: {

@@ -70,6 +70,7 @@ export const SETTINGS = [
   // process
   { path: 'stateDir', type: 'string', default: '~/.local/state/ssec-gateway', flag: 'state-dir', doc: 'Where the gateway keeps what it creates itself (self-signed certificate, fingerprint secret).' },
   { path: 'log.level', type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', flag: 'log-level', doc: 'Log level (JSON lines on stdout).' },
+  { path: 'log.maxBufferBytes', type: 'int', default: 8388608, min: 65536, flag: 'log-max-buffer-bytes', doc: 'Log lines waiting for stdout are held up to this many bytes; past it new lines are dropped and counted (`ssec_gateway_log_lines_dropped_total`), so a slow log reader under overload cannot grow memory without bound.' },
   { path: 'workers', type: 'int', default: 0, min: 0, max: 256, flag: 'workers', doc: 'Processes serving the listeners (node:cluster; the primary holds the admin listener, one /metrics for all, and the in-memory fingerprint store). 0: one per CPU this process may use (cgroup CPU quota and affinity, so a pod with `limits.cpu: 2` gets 2). 1: a single process.' },
   // limits (per process; Envoy's and nginx's habits: explicit bounds, shed load rather than collapse)
   { path: 'limits.maxConnections', type: 'int', default: 20000, min: 1, flag: 'max-connections', doc: 'Client connections held at once (HTTPS and plaintext each); a connection beyond it is closed at once.' },

@@ -4,6 +4,16 @@
  * object key, access key or key fingerprint.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { logLinesDropped } from '../logging/logger.js';
+
+/** Lines the logger dropped (logger.ts counts them per process; read at each scrape). */
+function logDrops(registry: Registry): Counter {
+  let seen = logLinesDropped();
+  return new Counter({
+    name: 'ssec_gateway_log_lines_dropped_total', help: 'Log lines dropped because stdout did not take them fast enough (log.maxBufferBytes).', registers: [registry],
+    collect() { const now = logLinesDropped(); if (now > seen) this.inc(now - seen); seen = now; },
+  });
+}
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
@@ -49,6 +59,7 @@ export function createMetrics() {
     // processes (`workers`)
     workers: new Gauge({ name: 'ssec_gateway_workers', help: 'Worker processes listening (the `workers` setting; 1 for a single process).', registers: [registry] }),
     workerRestarts: new Counter({ name: 'ssec_gateway_worker_restarts_total', help: 'Worker processes that exited unexpectedly and were started again.', registers: [registry] }),
+    logLinesDropped: logDrops(registry),
     storeDropped: new Counter({ name: 'ssec_gateway_fingerprint_events_dropped_total', help: 'Fingerprint events dropped because the queue was full (store down too long).', registers: [registry] }),
   };
   // Closed label sets start at 0, so rate() and the dashboard see a series before the first event.
@@ -57,6 +68,7 @@ export function createMetrics() {
   for (const kind of ['exposed', 'rotation_due', 'retired_used', 'compromised_used']) m.keyAlerts.inc({ kind }, 0);
   for (const status of ['active', 'retired', 'compromised']) m.keys.set({ status }, 0);
   for (const reason of AUTH_FAILURE_REASONS) m.authFailures.inc({ reason }, 0);
+  m.shed.inc({ listener: 'https' }, 0); // (the plaintext listener's series appears with its first shed request)
   return m;
 }
 

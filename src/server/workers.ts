@@ -66,7 +66,7 @@ export interface Primary {
 
 /** Forks `n` workers and resolves once all of them listen; rejects if one exits before it does. */
 export async function startPrimary(config: GatewayConfig, n: number): Promise<Primary> {
-  const log = createLogger(config.log.level).child({ worker: 0 });
+  const log = createLogger(config.log.level, undefined, config.log.maxBufferBytes).child({ worker: 0 });
   const metrics = createMetrics();
   // created here, once, rather than by every worker at the same moment
   const { selfSignedCert } = localState(config, log);

@@ -37,7 +37,7 @@ function raw(): Promise<{ socket: tls.TLSSocket; received: () => string; closed:
   });
 }
 
-const until = (cond: () => boolean, ms: number) => pollUntil(cond, ms, 20);
+const until = <T>(cond: () => T, ms: number) => pollUntil(cond, ms, 20);
 
 const head = async (key: string) => (await sendRaw(`${gw.url}/${bucket}/${key}`, { method: 'HEAD', caFile: gw.caFile })).status;
 
@@ -85,6 +85,8 @@ t.test('more than limits.maxInFlight requests: 503 SlowDown, nothing sent upstre
   t.match(r.body.toString(), /<Code>SlowDown<\/Code>/);
   const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text();
   t.match(metrics, /ssec_gateway_requests_shed_total\{listener="https"\} [1-9]/, 'counted');
+  const line = await until(() => gw.logs().find((l) => l.msg === 'request' && String(l.url).endsWith('/shed')), 5000);
+  t.ok(line && line.level === 40 && String(line.failure).startsWith('shed:'), `logged as a warning, not an error: overload protection at work (level ${String(line?.level)}, ${String(line?.failure)})`);
   for (const c of slow) c.socket.write('cd');
   const answered = (c: (typeof slow)[number]) => until(() => /\r\n\r\n/.test(c.received()), 10_000);
   await Promise.all(slow.map(answered));

@@ -27,7 +27,10 @@ const dir = mkdtempSync(join(tmpdir(), 'ssec-load-'));
 
 execFileSync('bash', [join(repo, 'scripts/rgw.sh'), 'start', join(dir, 'rgw')], { stdio: ['ignore', 'ignore', 'inherit'] });
 const rgw = JSON.parse(readFileSync(join(dir, 'rgw', 'rgw.json'), 'utf8'));
-const gw = spawn(process.execPath, [join(repo, 'bin/ssec-gateway.js'), 'serve', '--upstream', rgw.http, '--https-port', '0', '--admin-port', '0',
+// --heap-snapshots DIR: the gateway writes a heap snapshot (after a full GC) into DIR at each
+// quarter of the run, to tell what holds memory (SIGUSR2, node --heapsnapshot-signal)
+const SNAPSHOTS = (() => { const i = process.argv.indexOf('--heap-snapshots'); return i > 0 ? process.argv[i + 1] : undefined; })();
+const gw = spawn(process.execPath, [...(SNAPSHOTS ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${SNAPSHOTS}`] : []), join(repo, 'bin/ssec-gateway.js'), 'serve', '--upstream', rgw.http, '--https-port', '0', '--admin-port', '0',
   '--state-dir', join(dir, 'gw'), '--log-level', 'warn', '--workers', '1', '--auth-mode', 'none', '--max-in-flight', String(MAX_IN_FLIGHT),
   '--upstream-access-key-id', rgw.accessKey, '--upstream-secret-access-key', rgw.secretKey], { stdio: ['ignore', 'pipe', 'pipe'] });
 let out = '';
@@ -104,8 +107,17 @@ const sampler = setInterval(() => {
   const now = rss();
   rssMax = Math.max(rssMax, now);
   const q = Math.floor((1 - (deadline - Date.now()) / (SECONDS * 1000)) * 4);
-  if (q >= 1 && q <= 4 && rssQuarters.length < q) rssQuarters.push(now);
+  if (q >= 1 && q <= 4 && rssQuarters.length < q) { rssQuarters.push(now); if (SNAPSHOTS) gw.kill('SIGUSR2'); }
+  // every tenth of the run: RSS next to V8's heap in use and the Buffers outside it, to tell a leak
+  // (heap or external growing) from an allocator that keeps freed pages (only RSS growing)
+  const d = Math.floor((1 - (deadline - Date.now()) / (SECONDS * 1000)) * 10);
+  if (d >= 1 && d <= 10 && memory.length < d) {
+    memory.push(undefined);
+    void Promise.all([metric('ssec_gateway_nodejs_heap_size_used_bytes'), metric('ssec_gateway_nodejs_external_memory_bytes')])
+      .then(([heap, ext]) => { memory[d - 1] = `${mib(now)}/${mib(heap)}/${mib(ext)}`; }, () => {});
+  }
 }, 500);
+const memory = [];
 console.log(`load: ${CONNECTIONS} connections (HTTP/1.1 and HTTP/2 alternating) doing 64 KiB SSE-C GETs (70 %) and PUTs for ${SECONDS} s`);
 await Promise.all(Array.from({ length: CONNECTIONS }, async (_, c) => {
   const useH2 = c % 2 === 1;
@@ -139,6 +151,7 @@ const rssAfter = rss();
 console.log(`  ${total} requests, ${(total / SECONDS).toFixed(0)}/s; statuses ${JSON.stringify(Object.fromEntries(statuses))}; shed (503 SlowDown) ${shed}`);
 console.log(`  latency of 200s: p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms, max ${latencies.at(-1)?.toFixed(1)} ms; gateway CPU ${cpuUsed.toFixed(1)} s`);
 console.log(`  gateway RSS: ${mib(rssStart)} before, at each quarter of the run ${rssQuarters.map(mib).join(', ')}, peak ${mib(rssMax)}, ${mib(rssAfter)} after; wrong bytes ${badBytes}`);
+console.log(`  gateway memory at each tenth of the run, RSS/heap used/external: ${memory.join(', ')}; log lines dropped ${await metric('ssec_gateway_log_lines_dropped_total')}`);
 
 // ---- phase 2: IDLE idle TLS connections held, then released ----
 console.log(`idle: ${IDLE} TLS connections opened and held`);

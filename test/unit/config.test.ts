@@ -51,7 +51,7 @@ t.test('defaults', async (t) => {
     alerts: {},
     fingerprint: {},
     stateDir: join(homedir(), '.local/state/ssec-gateway'),
-    log: { level: 'info' },
+    log: { level: 'info', maxBufferBytes: 8388608 },
     shutdown: { graceMs: 10000 },
     memory: { scavengeEveryBytes: 2097152 },
     limits: { maxConnections: 20000, maxInFlight: 1024, h2MaxConcurrentStreams: 128, maxHeaderBytes: 16384, maxHeaderCount: 128, headersTimeoutMs: 20000, requestTimeoutMs: 0, bodyTimeoutMs: 60000, idleTimeoutMs: 60000 },
