@@ -152,9 +152,10 @@ panels.push(
 // ---- errors ---------------------------------------------------------------------------------
 row('Errors');
 panels.push(
-  timeseries({ title: 'Error responses / s by operation', unit: 'reqps', w: 8, queries: [[`sum by (operation, status_class) (${rate(`${REQ}_count`, 'status_class=~"4xx|5xx"')})`, '{{operation}} {{status_class}}']] }),
-  timeseries({ title: 'Upstream failures / s by kind', unit: 'reqps', w: 8, queries: [[`sum by (kind) (${rate('ssec_gateway_upstream_errors_total')})`, '{{kind}}']], description: 'unreachable, timeout (504), truncated bodies.' }),
-  timeseries({ title: 'TLS handshake failures / s', unit: 'short', w: 8, queries: [[`sum(${rate('ssec_gateway_tls_handshake_failures_total')})`, 'failed handshakes']] }),
+  timeseries({ title: 'Error responses / s by operation', unit: 'reqps', w: 6, queries: [[`sum by (operation, status_class) (${rate(`${REQ}_count`, 'status_class=~"4xx|5xx"')})`, '{{operation}} {{status_class}}']] }),
+  timeseries({ title: 'Upstream failures / s by kind', unit: 'reqps', w: 6, queries: [[`sum by (kind) (${rate('ssec_gateway_upstream_errors_total')})`, '{{kind}}']], description: 'unreachable, timeout (504), truncated bodies.' }),
+  timeseries({ title: 'Shed requests / s (503 SlowDown)', unit: 'reqps', w: 6, queries: [[`sum by (instance) (${rate('ssec_gateway_requests_shed_total')})`, '{{instance}}']], description: 'Answered 503 SlowDown because limits.maxInFlight requests were in flight (alert SsecGatewayShedding).' }),
+  timeseries({ title: 'TLS handshake failures / s', unit: 'short', w: 6, queries: [[`sum(${rate('ssec_gateway_tls_handshake_failures_total')})`, 'failed handshakes']] }),
 );
 
 // ---- latency --------------------------------------------------------------------------------
@@ -191,9 +192,10 @@ panels.push(
 // ---- process --------------------------------------------------------------------------------
 row('Process');
 panels.push(
-  timeseries({ title: 'Resident memory', unit: 'bytes', w: 8, queries: [[m('ssec_gateway_process_resident_memory_bytes'), '{{instance}}']] }),
-  timeseries({ title: 'CPU', unit: 'percentunit', w: 8, queries: [[rate('ssec_gateway_process_cpu_seconds_total'), '{{instance}}']] }),
-  timeseries({ title: 'Event loop lag p99', unit: 's', w: 8, queries: [[m('ssec_gateway_nodejs_eventloop_lag_p99_seconds'), '{{instance}}']] }),
+  timeseries({ title: 'Resident memory', unit: 'bytes', w: 6, queries: [[m('ssec_gateway_process_resident_memory_bytes'), '{{instance}}']] }),
+  timeseries({ title: 'CPU', unit: 'percentunit', w: 6, queries: [[rate('ssec_gateway_process_cpu_seconds_total'), '{{instance}}']] }),
+  timeseries({ title: 'Event loop lag p99', unit: 's', w: 6, queries: [[m('ssec_gateway_nodejs_eventloop_lag_p99_seconds'), '{{instance}}']] }),
+  timeseries({ title: 'Dropped log lines / s', unit: 'short', w: 6, queries: [[`sum by (instance) (${rate('ssec_gateway_log_lines_dropped_total')})`, '{{instance}}']], description: 'Log lines stdout did not take fast enough, past log.maxBufferBytes (alert SsecGatewayLogLinesDropped).' }),
 );
 
 for (const p of panels) if (p.description === undefined) delete p.description;

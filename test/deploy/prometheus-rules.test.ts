@@ -37,6 +37,8 @@ t.test('the alerts the issue asks for exist, labelled and annotated, each unit-t
     ['upstream latency', /^SsecGatewayUpstreamLatencyHigh$/],
     ['Redis down', /^SsecGatewayFingerprintStoreDown$/],
     ['dropped events', /^SsecGatewayFingerprintEventsDropped$/],
+    ['load shedding (issue 11)', /^SsecGatewayShedding$/],
+    ['log lines dropped (issue 11)', /^SsecGatewayLogLinesDropped$/],
   ];
   for (const [what, re] of required) t.ok(alerts.some((a) => re.test(a.alert!)), `${what}: ${re.source}`);
   const tests = readFileSync(TEST_FILE, 'utf8');
@@ -67,6 +69,9 @@ t.test('the unit tests catch changed thresholds and durations (mutation check)',
     ['upstream p99 2 s → 10 s', '}[5m]))) > 2\n', '}[5m]))) > 10\n'],
     ['retired key: wrong kind', 'kind="retired_used"', 'kind="rotation_due"'],
     ['exposures window 15m → 1m', 'ssec_gateway_key_exposures_total[15m]', 'ssec_gateway_key_exposures_total[1m]'],
+    ['shedding threshold 0.1/s → 1/s', '(rate(ssec_gateway_requests_shed_total[5m])) > 0.1', '(rate(ssec_gateway_requests_shed_total[5m])) > 1'],
+    ['shedding for 5m → 15m', '(rate(ssec_gateway_requests_shed_total[5m])) > 0.1\n        for: 5m', '(rate(ssec_gateway_requests_shed_total[5m])) > 0.1\n        for: 15m'],
+    ['dropped log lines: wrong metric', 'increase(ssec_gateway_log_lines_dropped_total[10m])', 'increase(ssec_gateway_fingerprint_events_dropped_total[10m])'],
   ];
   const dir = mkdtempSync(join(tmpdir(), 'ssec-rules-mut-'));
   try {
