@@ -21,6 +21,7 @@ const SECONDS = arg('seconds', 60);
 const CONNECTIONS = arg('connections', 1000);
 const IDLE = arg('idle', 10000);
 const MAX_IN_FLIGHT = arg('max-in-flight', 1024); // the gateway's limits.maxInFlight (its default)
+const WORKERS = arg('workers', 1); // worker processes; with more than one the primary accepts and hands connections over
 const OBJECT = 64 * 1024;
 const repo = new URL('../..', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'ssec-load-'));
@@ -31,7 +32,7 @@ const rgw = JSON.parse(readFileSync(join(dir, 'rgw', 'rgw.json'), 'utf8'));
 // quarter of the run, to tell what holds memory (SIGUSR2, node --heapsnapshot-signal)
 const SNAPSHOTS = (() => { const i = process.argv.indexOf('--heap-snapshots'); return i > 0 ? process.argv[i + 1] : undefined; })();
 const gw = spawn(process.execPath, [...(SNAPSHOTS ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${SNAPSHOTS}`] : []), join(repo, 'bin/ssec-gateway.js'), 'serve', '--upstream', rgw.http, '--https-port', '0', '--admin-port', '0',
-  '--state-dir', join(dir, 'gw'), '--log-level', 'warn', '--workers', '1', '--auth-mode', 'none', '--max-in-flight', String(MAX_IN_FLIGHT),
+  '--state-dir', join(dir, 'gw'), '--log-level', 'warn', '--workers', String(WORKERS), '--auth-mode', 'none', '--max-in-flight', String(MAX_IN_FLIGHT),
   '--upstream-access-key-id', rgw.accessKey, '--upstream-secret-access-key', rgw.secretKey], { stdio: ['ignore', 'pipe', 'pipe'] });
 let out = '';
 gw.stdout.on('data', (c) => { out += c; });
@@ -46,9 +47,9 @@ const ca = readFileSync(join(dir, 'gw', 'tls', 'cert.pem'));
 const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${gw.pid}/status`, 'utf8'))[1]) * 1024;
 const cpu = () => { const f = readFileSync(`/proc/${gw.pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) / 100; };
 const mib = (b) => (b / 2 ** 20).toFixed(0) + ' MiB';
-const metric = async (name) => {
+const metric = async (name, label = '') => {
   const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
-  return [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce((a, m) => a + Number(m[1]), 0);
+  return [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].filter((m) => m[0].includes(label)).reduce((a, m) => a + Number(m[1]), 0);
 };
 
 const key = randomBytes(32);
@@ -99,6 +100,7 @@ const rssStart = rss();
 const cpuStart = cpu();
 const statuses = new Map();
 const latencies = [];
+const slow = []; // 200s that took over 5 s: which protocol and method
 let badBytes = 0;
 let rssMax = rssStart;
 const rssQuarters = [];
@@ -113,11 +115,12 @@ const sampler = setInterval(() => {
   const d = Math.floor((1 - (deadline - Date.now()) / (SECONDS * 1000)) * 10);
   if (d >= 1 && d <= 10 && memory.length < d) {
     memory.push(undefined);
-    void Promise.all([metric('ssec_gateway_nodejs_heap_size_used_bytes'), metric('ssec_gateway_nodejs_external_memory_bytes')])
-      .then(([heap, ext]) => { memory[d - 1] = `${mib(now)}/${mib(heap)}/${mib(ext)}`; }, () => {});
+    void Promise.all([metric('ssec_gateway_nodejs_heap_size_used_bytes'), metric('ssec_gateway_nodejs_external_memory_bytes'), metric('ssec_gateway_connections')])
+      .then(([heap, ext, conns]) => { memory[d - 1] = `${mib(now)}/${mib(heap)}/${mib(ext)}`; connsSeen[d - 1] = conns; }, () => {});
   }
 }, 500);
 const memory = [];
+const connsSeen = []; // the gateway's connections gauge (TLS handshakes completed) at each tenth
 console.log(`load: ${CONNECTIONS} connections (HTTP/1.1 and HTTP/2 alternating) doing 64 KiB SSE-C GETs (70 %) and PUTs for ${SECONDS} s`);
 await Promise.all(Array.from({ length: CONNECTIONS }, async (_, c) => {
   const useH2 = c % 2 === 1;
@@ -131,7 +134,7 @@ await Promise.all(Array.from({ length: CONNECTIONS }, async (_, c) => {
     const path = put ? `/load/w${c % 100}` : `/load/o${i}`;
     const r = useH2 ? await h2(session, put ? 'PUT' : 'GET', path, put ? body : undefined) : await h1(agent, put ? 'PUT' : 'GET', path, put ? body : undefined);
     statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
-    if (r.status === 200) latencies.push(r.ms);
+    if (r.status === 200) { latencies.push(r.ms); if (r.ms > 5000) slow.push([r.ms, `${useH2 ? 'h2' : 'h1'} ${put ? 'PUT' : 'GET'} ${(r.ms / 1000).toFixed(1)} s (request ${n} of its connection, ended ${((Date.now() - (deadline - SECONDS * 1000)) / 1000).toFixed(0)} s into the run)`]); }
     if (r.status === 200 && !put && r.md5 !== bodyMd5) badBytes++;
     if (r.status === 503) await new Promise((res) => setTimeout(res, 100 + Math.random() * 200)); // SlowDown: back off as SDKs do
   }
@@ -150,8 +153,12 @@ await new Promise((r) => setTimeout(r, 2000));
 const rssAfter = rss();
 console.log(`  ${total} requests, ${(total / SECONDS).toFixed(0)}/s; statuses ${JSON.stringify(Object.fromEntries(statuses))}; shed (503 SlowDown) ${shed}`);
 console.log(`  latency of 200s: p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms, max ${latencies.at(-1)?.toFixed(1)} ms; gateway CPU ${cpuUsed.toFixed(1)} s`);
+// the gateway's own view: requests it took over 5 s, from its request headers to the end of its answer
+const over5 = (await metric('ssec_gateway_request_duration_seconds_count')) - (await metric('ssec_gateway_request_duration_seconds_bucket', 'le="5"'));
+console.log(`  requests the gateway itself took over 5 s (from their headers to the end of the answer): ${over5}`);
+if (slow.length) console.log(`  200s over 5 s: ${slow.length}; the slowest: ${slow.sort((a, b) => b[0] - a[0]).slice(0, 6).map((x) => x[1]).join('; ')}`);
 console.log(`  gateway RSS: ${mib(rssStart)} before, at each quarter of the run ${rssQuarters.map(mib).join(', ')}, peak ${mib(rssMax)}, ${mib(rssAfter)} after; wrong bytes ${badBytes}`);
-console.log(`  gateway memory at each tenth of the run, RSS/heap used/external: ${memory.join(', ')}; log lines dropped ${await metric('ssec_gateway_log_lines_dropped_total')}`);
+console.log(`  gateway memory at each tenth of the run, RSS/heap used/external: ${memory.join(', ')}; log lines dropped ${await metric('ssec_gateway_log_lines_dropped_total')}; connections at each tenth ${connsSeen.join(', ')}`);
 
 // ---- phase 2: IDLE idle TLS connections held, then released ----
 console.log(`idle: ${IDLE} TLS connections opened and held`);
