@@ -414,7 +414,8 @@ export function transfer(o: TransferOpts): Transfer {
  * not yet handed to the reader: the stream closes without 'end', a chunk or so short. This happens
  * against a bare node:http2 server too (measured: the last of three paced 4 MiB downloads lost
  * 16 KB in 4 runs of 4, with the server sending GOAWAY and closing nothing). curl against the same
- * server lost nothing in 9 of 9.
+ * server lost nothing: 18 of 18 downloads whole (3 runs of 3 with GOAWAY alone, 3 with the
+ * server's session.close()).
  */
 export function curlH2Downloads(o: { url: string; caFile: string; downloads: { path: string; headers: Record<string, string>; readRate: number }[] }): Transfer[] {
   const dir = mkdtempSync(join(tmpdir(), 'ssec-curl-'));
