@@ -64,3 +64,6 @@ export function resetClient(ctx: RequestContext): void {
     ctx.res.destroy();
   }
 }
+
+/** The answer was broken off on the client's side (it left, or stopped reading and was cut): not an upstream fault. */
+export const clientGone = (ctx: RequestContext): boolean => ctx.failure === 'client_aborted' || !!ctx.failure?.startsWith('client_stopped_reading');

@@ -12,7 +12,7 @@ import type { Dispatcher } from 'undici';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { RequestContext } from '../request/context.js';
-import { respondError } from '../request/respond-error.js';
+import { clientGone, respondError } from '../request/respond-error.js';
 import { ResponseRelay } from './relay.js';
 import type { Upstream } from './upstream.js';
 
@@ -78,7 +78,7 @@ export function dispatchBodyless(ctx: RequestContext, upstream: Upstream, metric
       onComplete() { done = true; relay!.end(); },
       onError(err) {
         done = true;
-        if (ctx.failure === 'client_aborted') return;
+        if (clientGone(ctx)) return;
         if (relay) { relay.truncated(); return; } // the answer had begun: the client must not take it as whole
         const timeout = (err as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT';
         metrics.upstreamErrors.inc({ kind: timeout ? 'timeout' : 'unreachable' });

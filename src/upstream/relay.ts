@@ -8,7 +8,7 @@ import { bodyBytes } from '../server/scavenge-pacer.js';
 import type { Metrics } from '../metrics/registry.js';
 import { statusClass } from '../metrics/registry.js';
 import type { RequestContext } from '../request/context.js';
-import { resetClient } from '../request/respond-error.js';
+import { clientGone, resetClient } from '../request/respond-error.js';
 import { HOP_BY_HOP, SSEC } from '../s3/headers.js';
 import { MAX_ERROR_BODY, normalizeErrorBody } from './normalize-error.js';
 
@@ -125,6 +125,7 @@ export class ResponseRelay {
 
   /** The upstream body ended before it was complete: the client must not take it as whole. */
   truncated(): void {
+    if (clientGone(this.#ctx)) return; // the upstream read was ended because the client's answer was
     this.#ctx.failure ??= 'upstream_truncated';
     this.#metrics.upstreamErrors.inc({ kind: 'truncated' });
     resetClient(this.#ctx);

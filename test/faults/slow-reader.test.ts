@@ -100,5 +100,8 @@ for (const mode of ['upstream', 'gateway'] as const) {
       t.equal(small.status, 200, `${proto}: the gateway serves on`);
     }
     t.ok(gw.memory().peak < 200 * MiB, `the gateway's peak RSS over the whole test (the 1 GiB PUT included): ${mib(gw.memory().peak)}`);
+    // clients that left or were cut are not the upstream's fault (a truncation would page someone)
+    const m = (await admin(gw.adminUrl, '/metrics')).text;
+    t.equal(sample(m, 'ssec_gateway_upstream_errors_total'), 0, `no upstream error counted for the answers the clients broke off (${['unreachable', 'timeout', 'truncated'].map((kind) => `${kind} ${sample(m, 'ssec_gateway_upstream_errors_total', { kind })}`).join(', ')})`);
   });
 }
