@@ -43,15 +43,31 @@ export class UpstreamS3 {
         protocol: url.protocol, hostname: url.hostname, port: url.port || undefined, method: call.method, path: signed.path,
         headers: signed.headers, agent: this.upstream.agent, setHost: false,
       }, resolve);
-      // upstream.timeoutMs bounds a wait without progress, not the upload: each write and each
-      // drain restarts it, so a large encrypted upload over a slow link is not cut off at 120 s,
-      // while an upstream that stops taking the body (its writes pause) or never answers still is
-      const timer = setTimeout(() => req.destroy(new GatewayError('UpstreamTimeout')), this.upstream.timeoutMs);
+      // upstream.timeoutMs bounds a wait ON THE UPSTREAM, as forward.ts does: while it holds the body
+      // back (a write that must wait for 'drain') and once it has the whole body and owes an answer.
+      // Not the upload (a large encrypted upload over a slow link is not cut off at 120 s), and not
+      // a client that pauses: that is limits.bodyTimeoutMs's (it got 504 UpstreamTimeout here)
+      let timer: NodeJS.Timeout | undefined;
+      let answered = false; // an early answer (an error before the body was all sent) ends the watch
+      const wait = () => {
+        if (answered) return;
+        if (timer) timer.refresh(); else timer = setTimeout(() => req.destroy(new GatewayError('UpstreamTimeout')), this.upstream.timeoutMs);
+      };
+      const taken = () => { clearTimeout(timer); timer = undefined; };
       const write = req.write.bind(req) as (...a: unknown[]) => boolean;
-      req.write = ((...a: unknown[]) => { timer.refresh(); return write(...a); }) as typeof req.write;
-      req.on('drain', () => timer.refresh());
-      req.once('response', () => clearTimeout(timer));
-      req.once('error', (e) => { clearTimeout(timer); reject(e instanceof GatewayError ? e : new GatewayError('UpstreamUnreachable', { cause: e })); });
+      req.write = ((...a: unknown[]) => { const more = write(...a); if (more) taken(); else wait(); return more; }) as typeof req.write;
+      req.on('drain', taken);
+      req.once('finish', wait); // the whole request is out: now the answer is owed
+      req.once('response', () => { answered = true; taken(); });
+      // and until the connection is up: an upstream that never accepts is waited on too. A streamed
+      // body then waits for its client, which is not the upstream's doing
+      wait();
+      const streamed = call.body !== undefined && !Buffer.isBuffer(call.body);
+      if (streamed) {
+        const connected = () => { if (!req.writableNeedDrain) taken(); };
+        req.once('socket', (s) => { if (s.connecting) s.once('connect', connected); else connected(); });
+      }
+      req.once('error', (e) => { taken(); reject(e instanceof GatewayError ? e : new GatewayError('UpstreamUnreachable', { cause: e })); });
       if (call.body === undefined || Buffer.isBuffer(call.body)) req.end(call.body);
       else if (typeof call.body === 'function') call.body(req);
       else {
