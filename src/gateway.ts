@@ -3,7 +3,7 @@
  */
 import { paceScavenges } from './server/scavenge-pacer.js';
 import type { AddressInfo } from 'node:net';
-import { createAdminServer, registryScrape } from './admin/admin-server.js';
+import { Drain, createAdminServer, registryScrape } from './admin/admin-server.js';
 import type { GatewayConfig } from './config/load.js';
 import { KeyEvents } from './events/key-events.js';
 import { fingerprintSecret } from './fingerprints/secret.js';
@@ -155,13 +155,13 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}):
     const tlsReload = reloadTls(https.server, { certFile: config.tls.cert, keyFile: config.tls.key, initial: tls, context: { minVersion: config.tls.minVersion }, log });
     closers.push(() => tlsReload.close());
   }
-  let draining = false;
+  const drain = new Drain();
   let storeLoaded = false;
   const storeProblem = () => {
     storeLoaded ||= store.health().up;
     return storeLoaded ? undefined : 'fingerprint store (Redis) not reachable yet: the exposed keys are not loaded';
   };
-  const adminListener = worker ? undefined : wrapServer(createAdminServer(registryScrape(metrics.registry), { draining: () => draining, upstream: upstream.url, store: storeProblem }));
+  const adminListener = worker ? undefined : wrapServer(createAdminServer(registryScrape(metrics.registry), { drain, upstream: upstream.url, store: storeProblem }));
   if (!worker) metrics.workers.set(1);
 
   return {
@@ -183,7 +183,7 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}):
       return a;
     },
     async close() {
-      draining = true;
+      drain.begin();
       await Promise.all([https, ...(plain ? [plain] : [])].map((l) => l.close(config.shutdown.graceMs)));
       await adminListener?.close(0);
       await store.close();

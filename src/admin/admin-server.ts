@@ -2,8 +2,21 @@ import http from 'node:http';
 import net from 'node:net';
 import type { Registry } from 'prom-client';
 
+/**
+ * Set once, on shutdown. /readyz answers 503 from then on, including a /readyz still waiting for
+ * its checks (a worker's answer can take up to 2 s): that one is answered at once instead of being
+ * cut off when the admin listener closes (seen as "socket hang up" by a probe during a SIGTERM).
+ */
+export class Drain {
+  #on = false;
+  #begin!: () => void;
+  readonly begun = new Promise<'draining'>((resolve) => { this.#begin = () => resolve('draining'); });
+  get on(): boolean { return this.#on; }
+  begin(): void { this.#on = true; this.#begin(); }
+}
+
 export interface Readiness {
-  draining(): boolean;
+  drain: Drain;
   /** a reason the fingerprint store (or the workers) keep this replica from serving correctly, if any */
   store(): string | undefined | Promise<string | undefined>;
   upstream: URL;
@@ -51,7 +64,8 @@ export function createAdminServer(scrape: Scrape, readiness: Readiness): http.Se
     } else if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (path === '/readyz') {
-      const problem = readiness.draining() ? 'draining' : await readiness.store() ?? await probe();
+      const checks = async () => await readiness.store() ?? await probe();
+      const problem = readiness.drain.on ? 'draining' : await Promise.race([checks(), readiness.drain.begun]);
       res.writeHead(problem ? 503 : 200, { 'content-type': 'text/plain' }).end(problem ? `not ready: ${problem}\n` : 'ready\n');
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
-import { createAdminServer, type Scrape } from '../admin/admin-server.js';
+import { Drain, createAdminServer, type Scrape } from '../admin/admin-server.js';
 import type { GatewayConfig } from '../config/load.js';
 import { openFingerprintStore, usesRedis } from '../fingerprints/store.js';
 import { isStoreMessage, RemoteStore, serveStore, type StoreMessage } from '../fingerprints/remote-store.js';
@@ -136,7 +136,7 @@ export async function startPrimary(config: GatewayConfig, n: number): Promise<Pr
     const registry = AggregatorRegistry.aggregate(all);
     return { body: await registry.metrics(), contentType: registry.contentType };
   };
-  let draining = false;
+  const drain = new Drain();
   const readinessProblem = async () => {
     if (!listening.size) return 'no worker process is listening';
     for (const w of listening.keys()) {
@@ -146,7 +146,7 @@ export async function startPrimary(config: GatewayConfig, n: number): Promise<Pr
     }
     return undefined;
   };
-  const admin = wrapServer(createAdminServer(scrape, { draining: () => draining, upstream: new URL(config.upstream.url), store: readinessProblem }));
+  const admin = wrapServer(createAdminServer(scrape, { drain, upstream: new URL(config.upstream.url), store: readinessProblem }));
   const first = [...listening.values()][0]!;
   const addresses = { https: first.https, http: first.http, admin: await listen(admin, config.listen.adminPort, config.listen.adminHost) };
   log.info({ https: addresses.https, http: addresses.http, admin: addresses.admin, upstream: new URL(config.upstream.url).origin, workers: n }, 'listening');
@@ -155,7 +155,7 @@ export async function startPrimary(config: GatewayConfig, n: number): Promise<Pr
     addresses, selfSignedCert, log,
     async close() {
       stopping = true;
-      draining = true; // /readyz answers 503 from now on
+      drain.begin(); // /readyz answers 503 from now on
       const exits = workers().map((w) => new Promise<void>((resolve) => {
         if (w.isDead()) return resolve();
         w.once('exit', () => resolve());

@@ -137,6 +137,28 @@ t.test('in-memory store: two workers on one port', async (t) => {
   });
 });
 
+t.test('SIGTERM while a /readyz waits for a worker\'s answer: that probe gets 503 draining at once, not a hang-up', async (t) => {
+  // (CI, 2026-12-06: a /readyz sent just before SIGTERM waited on the workers' readiness answers,
+  // and the admin listener closed under it once they had exited: "socket hang up")
+  const gw = await startGateway({ upstream: rgw.http, args: ['--workers', '2', '--fingerprint-secret', 'workers-readyz'] });
+  t.teardown(() => gw.stop());
+  t.equal((await admin(gw, '/readyz')).status, 200, 'ready');
+  const [stopped] = workerPids(gw);
+  process.kill(stopped!, 'SIGSTOP'); // it cannot answer the primary's readiness question now
+  t.teardown(() => { try { process.kill(stopped!, 'SIGCONT'); } catch { /* gone */ } });
+  const exited = exitOf(gw);
+  const pending = admin(gw, '/readyz').then((r) => ({ ...r, at: Date.now() }), (e: Error) => ({ status: 0, text: e.message.split('\n')[0]!, at: Date.now() }));
+  await sleep(300); // the probe waits for the stopped worker (up to 2 s)
+  const sentAt = Date.now();
+  gw.child.kill('SIGTERM');
+  const r = await pending;
+  t.ok(r.status === 503 && r.text.includes('draining'), `the waiting probe: ${r.status} ${r.text.trim()}`);
+  t.ok(r.at - sentAt < 1000, `answered ${r.at - sentAt} ms after SIGTERM (a worker's answer is waited for up to 2 s)`);
+  process.kill(stopped!, 'SIGCONT');
+  const { code } = await exited;
+  t.equal(code, 0, 'the gateway exited 0');
+});
+
 t.test('Redis store: each worker a replica; an exposure reaches the others over pub/sub', async (t) => {
   const redis = await sharedRedis();
   const gw = await startGateway({ upstream: rgw.http, plaintext: true, args: ['--workers', '2', '--redis-url', redis.url, '--redis-key-prefix', `wk${process.pid}:`, '--fingerprint-secret', 'workers-redis'] });
