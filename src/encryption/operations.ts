@@ -119,7 +119,7 @@ function sendDecrypted(ctx: RequestContext, status: number, headers: Record<stri
   const res = ctx.res as NodeJS.WritableStream & { writeHead: RequestContext['res']['writeHead']; destroy(): void; writableFinished: boolean };
   return new Promise<void>((resolve, reject) => {
     let started = false;
-    const start = () => { if (!started) { started = true; res.writeHead(status, headers); } };
+    const start = () => { if (!started) { started = true; ctx.bodyLength = Number(headers['content-length'] ?? NaN); res.writeHead(status, headers); } };
     const resume = () => decrypted.resume();
     decrypted.on('data', (c: Buffer) => {
       start();

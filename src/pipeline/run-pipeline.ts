@@ -101,7 +101,10 @@ const connectionOf = (ctx: RequestContext): object => (ctx.protocol === 'h2' ? (
 function finish(ctx: RequestContext, metrics: Metrics, log: Logger): void {
   const seconds = Number(process.hrtime.bigint() - ctx.startedAt) / 1e9;
   const status = ctx.res.statusCode;
-  const aborted = !ctx.res.writableFinished;
+  // (a client that has every byte of the announced length may close before the end of the response
+  // was written: seen under SIGTERM with Connection: close; that answer is whole)
+  const whole = ctx.method !== 'HEAD' && ctx.bodyLength !== undefined && ctx.bytesOut >= ctx.bodyLength;
+  const aborted = !ctx.res.writableFinished && !whole;
   // the answer did not go out whole and nothing in the gateway said why: the client went away (this
   // runs at the response's 'close' before the forwarder's own 'close' listener could say so)
   if (aborted) ctx.failure ??= cutIdle.has(connectionOf(ctx)) ? 'client_stopped_reading: cut after limits.idleTimeoutMs' : 'client_aborted';

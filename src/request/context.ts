@@ -62,6 +62,8 @@ export interface RequestContext {
   sseCOutcome?: string;
   bytesIn: number;
   bytesOut: number;
+  /** the Content-Length of the answer's body, when it has one: all of it sent is a whole answer */
+  bodyLength?: number;
   /** limits.bodyTimeoutMs: the longest the client may leave its body without a byte while it is read */
   bodyTimeoutMs?: number;
   upstreamRequestId?: string;

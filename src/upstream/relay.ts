@@ -64,6 +64,7 @@ export class ResponseRelay {
       this.#held = { status, out, chunks: [], size: 0 };
       return;
     }
+    if (out['content-length'] !== undefined) ctx.bodyLength = Number(out['content-length']);
     ctx.res.writeHead(status, out);
   }
 

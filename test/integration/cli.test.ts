@@ -57,7 +57,7 @@ interface Served {
   stop(): Promise<void>;
 }
 
-/** `serve ARGS` until its `listening` log line; stop() = SIGTERM (SIGKILL after 10 s). */
+/** `serve ARGS` until its `listening` log line and its stderr banner; stop() = SIGTERM (SIGKILL after 10 s). */
 async function serve(args: string[], env: Record<string, string> = {}): Promise<Served> {
   const child = spawn(process.execPath, [BIN, 'serve', ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -72,7 +72,9 @@ async function serve(args: string[], env: Record<string, string> = {}): Promise<
     (async () => {
       for (;;) {
         const l = logs().find((x) => x.msg === 'listening');
-        if (l) return l as unknown as { https: AddressInfo; admin: AddressInfo };
+        // and its banner on stderr, written just after the log line but through another pipe:
+        // a test reading stderr as soon as stdout said 'listening' sometimes found it empty (CI)
+        if (l && /^ssec-gateway .*\n/m.test(err)) return l as unknown as { https: AddressInfo; admin: AddressInfo };
         await sleep(20);
       }
     })(),
