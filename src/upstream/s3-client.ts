@@ -47,18 +47,21 @@ export class UpstreamS3 {
       // back (a write that must wait for 'drain') and once it has the whole body and owes an answer.
       // Not the upload (a large encrypted upload over a slow link is not cut off at 120 s), and not
       // a client that pauses: that is limits.bodyTimeoutMs's (it got 504 UpstreamTimeout here)
+      // (one timer per request, re-armed with refresh(): a fast upload waits for 'drain' thousands of times)
       let timer: NodeJS.Timeout | undefined;
+      let waiting = false;
       let answered = false; // an early answer (an error before the body was all sent) ends the watch
       const wait = () => {
         if (answered) return;
-        if (timer) timer.refresh(); else timer = setTimeout(() => req.destroy(new GatewayError('UpstreamTimeout')), this.upstream.timeoutMs);
+        waiting = true;
+        if (timer) timer.refresh(); else timer = setTimeout(() => { if (waiting) req.destroy(new GatewayError('UpstreamTimeout')); }, this.upstream.timeoutMs);
       };
-      const taken = () => { clearTimeout(timer); timer = undefined; };
+      const taken = () => { waiting = false; };
       const write = req.write.bind(req) as (...a: unknown[]) => boolean;
       req.write = ((...a: unknown[]) => { const more = write(...a); if (more) taken(); else wait(); return more; }) as typeof req.write;
       req.on('drain', taken);
       req.once('finish', wait); // the whole request is out: now the answer is owed
-      req.once('response', () => { answered = true; taken(); });
+      req.once('response', () => { answered = true; taken(); clearTimeout(timer); });
       // and until the connection is up: an upstream that never accepts is waited on too. A streamed
       // body then waits for its client, which is not the upstream's doing
       wait();
@@ -67,7 +70,7 @@ export class UpstreamS3 {
         const connected = () => { if (!req.writableNeedDrain) taken(); };
         req.once('socket', (s) => { if (s.connecting) s.once('connect', connected); else connected(); });
       }
-      req.once('error', (e) => { taken(); reject(e instanceof GatewayError ? e : new GatewayError('UpstreamUnreachable', { cause: e })); });
+      req.once('error', (e) => { answered = true; taken(); clearTimeout(timer); reject(e instanceof GatewayError ? e : new GatewayError('UpstreamUnreachable', { cause: e })); });
       if (call.body === undefined || Buffer.isBuffer(call.body)) req.end(call.body);
       else if (typeof call.body === 'function') call.body(req);
       else {
