@@ -19,7 +19,7 @@ node bin/ssec-gateway.js serve --workers 1 --upstream "$UP" --https-port 18443 -
   --log-level warn --auth-mode none --encryption-mode gateway --upstream-access-key-id "$AK" --upstream-secret-access-key "$SK" > "$WORK/gw.log" 2>&1 &
 GP=$!
 for _ in $(seq 1 50); do curl -sk -o /dev/null https://127.0.0.1:18443/ && break; sleep 0.2; done
-curl -sk -X PUT https://127.0.0.1:18443/ab -o /dev/null
+curl -sk -X PUT https://127.0.0.1:18443/abtest -o /dev/null
 K=$(head -c 32 /dev/urandom | base64); M=$(echo -n "$K" | base64 -d | openssl md5 -binary | base64)
 H=(-H "x-amz-server-side-encryption-customer-algorithm: AES256" -H "x-amz-server-side-encryption-customer-key: $K" -H "x-amz-server-side-encryption-customer-key-md5: $M")
 ticks() { awk '{print $14+$15}' "/proc/$GP/stat"; }
@@ -31,11 +31,11 @@ t() {
 }
 pp=(); ep=(); pg=(); eg=()
 for _ in $(seq 1 "$ROUNDS"); do
-  pp+=("$(t -T "$WORK/half.bin" https://127.0.0.1:18443/ab/p)")
-  ep+=("$(t "${H[@]}" -T "$WORK/half.bin" https://127.0.0.1:18443/ab/e)")
-  pg+=("$(t https://127.0.0.1:18443/ab/p)")
-  eg+=("$(t "${H[@]}" https://127.0.0.1:18443/ab/e)")
-  curl -sk -X DELETE https://127.0.0.1:18443/ab/p -o /dev/null; curl -sk -X DELETE https://127.0.0.1:18443/ab/e -o /dev/null
+  pp+=("$(t -T "$WORK/half.bin" https://127.0.0.1:18443/abtest/p)")
+  ep+=("$(t "${H[@]}" -T "$WORK/half.bin" https://127.0.0.1:18443/abtest/e)")
+  pg+=("$(t https://127.0.0.1:18443/abtest/p)")
+  eg+=("$(t "${H[@]}" https://127.0.0.1:18443/abtest/e)")
+  curl -sk -X DELETE https://127.0.0.1:18443/abtest/p -o /dev/null; curl -sk -X DELETE https://127.0.0.1:18443/abtest/e -o /dev/null
   radosgw-admin -c "$WORK/rgw/ceph.conf" gc process --include-all >/dev/null 2>&1 # memstore: free the deleted objects
 done
 med() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
