@@ -17,6 +17,7 @@ import { resetClient, respondError } from '../request/respond-error.js';
 import { dispatchBodyless, isBodyless } from './dispatch.js';
 import { CAPTURE_LIMIT, ResponseRelay } from './relay.js';
 import type { Upstream } from './upstream.js';
+import { UpstreamWait } from './upstream-wait.js';
 
 /** Keeps a copy of what flows by, up to CAPTURE_LIMIT (these bodies are small XML). */
 function capture(stream: { on(event: "data", cb: (c: Buffer) => void): unknown }, into: Buffer[]): void {
@@ -127,26 +128,9 @@ export async function forward(ctx: RequestContext, upstream: Upstream, metrics: 
       method: ctx.method, path: ctx.upstreamPath ?? ctx.req.url ?? '/', headers, agent: upstream.agent, setHost: false,
     });
 
-    let timer: NodeJS.Timeout | undefined;
-    const armTimeout = () => {
-      timer ??= setTimeout(() => up.destroy(new GatewayError('UpstreamTimeout')), upstream.timeoutMs);
-    };
-    // An upstream that stops taking the body (hung mid-upload, its socket buffers full) would hold
-    // the request for ever: 'finish' never comes to arm the timer above. No byte of the body taken
-    // for upstream.timeoutMs is answered 504 too. (A client that stops sending is not this: the
-    // upstream is not holding anything up then, and limits.bodyTimeoutMs bounds it.)
-    // (one timer per request, re-armed with refresh(): backpressure comes and goes all the time)
-    let stall: NodeJS.Timeout | undefined;
-    let stalled = false;
-    let upstreamDone = false; // an answer or an error: the watch is over
-    const unstall = () => { stalled = false; };
-    const watchStall = () => {
-      if (stalled || upstreamDone || !up.writableNeedDrain) return;
-      stalled = true;
-      up.once('drain', unstall);
-      if (stall) stall.refresh();
-      else stall = setTimeout(() => { if (stalled) up.destroy(new GatewayError('UpstreamTimeout')); }, upstream.timeoutMs);
-    };
+    // upstream.timeoutMs: only while the upstream is waited on (100 Continue, a body it holds back,
+    // its answer), never for the upload itself nor for a client that pauses
+    const wait = new UpstreamWait(up, upstream.timeoutMs);
     let bodyStarted = false;
     // set once the upstream answered before the whole body went up: the upstream request is then
     // released, and the errors that releasing it causes are not the client's
@@ -160,14 +144,14 @@ export async function forward(ctx: RequestContext, upstream: Upstream, metrics: 
       clientBody(ctx);
       if (ctx.operation === 'DeleteObjects') capture(body, (ctx.captured ??= {}).request = []);
       // registered before pipe()'s own listener, so it corks before the write
-      body.on('data', corkPerTick(up, watchStall));
+      body.on('data', corkPerTick(up, () => wait.wrote()));
       body.pipe(up);
     };
     // A decoder (aws-chunked) that finds a bad chunk signature or checksum: the upstream request is
     // destroyed before its last bytes, so no object is created, and the client gets the S3 error.
     if (ctx.body) {
       ctx.body.once('error', (e) => {
-        clearTimeout(timer);
+        wait.end();
         if (released) return;
         ctx.body!.unpipe(up);
         up.destroy();
@@ -187,21 +171,16 @@ export async function forward(ctx: RequestContext, upstream: Upstream, metrics: 
     const answered = ctx.protocol === 'h2' ? (res as Http2ServerResponse).stream : res;
     answered.once('finish', () => { if (!(body.readableEnded && req.readableEnded)) discardRest(ctx); });
 
-    up.once('finish', armTimeout);
-    // upstream.timeoutMs is the wait for an answer, not for the upload: once the upstream says
-    // 100 Continue the timer stops, and 'finish' arms it again when the body has gone up
+    // 100 Continue: the upstream is no longer waited on until it holds the body back or has it all
     // (a 5 GiB part over a slow link took longer than 120 s and got a 504 mid-upload)
     up.on('continue', () => {
-      clearTimeout(timer);
-      timer = undefined;
+      wait.taken();
       if (!res.headersSent) res.writeContinue();
       startBody();
     });
 
     up.once('response', (upRes) => {
-      clearTimeout(timer);
-      upstreamDone = true;
-      clearTimeout(stall);
+      wait.end();
       const status = upRes.statusCode ?? 502;
       if (!up.writableFinished) {
         // answered before the request was complete: this upstream connection cannot be reused,
@@ -216,9 +195,7 @@ export async function forward(ctx: RequestContext, upstream: Upstream, metrics: 
     });
 
     up.once('error', (e) => {
-      clearTimeout(timer);
-      upstreamDone = true;
-      clearTimeout(stall);
+      wait.end();
       if (released || ctx.failure?.startsWith('body:')) return; // we destroyed it: the client already has the body's error
       if (res.headersSent || res.destroyed) { resetClient(ctx); return; }
       const timeout = e instanceof GatewayError && e.error === 'UpstreamTimeout';
@@ -230,7 +207,7 @@ export async function forward(ctx: RequestContext, upstream: Upstream, metrics: 
 
     if (expectContinue) {
       up.flushHeaders();
-      armTimeout();
+      wait.wait();
     } else {
       startBody();
     }

@@ -5,6 +5,7 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { GatewayError } from '../errors/gateway-error.js';
+import { UpstreamWait } from './upstream-wait.js';
 import { signUpstream, type HeaderInput } from '../sigv4/index.js';
 import type { CredentialSource } from './credentials.js';
 import type { Upstream } from './upstream.js';
@@ -43,34 +44,18 @@ export class UpstreamS3 {
         protocol: url.protocol, hostname: url.hostname, port: url.port || undefined, method: call.method, path: signed.path,
         headers: signed.headers, agent: this.upstream.agent, setHost: false,
       }, resolve);
-      // upstream.timeoutMs bounds a wait ON THE UPSTREAM, as forward.ts does: while it holds the body
-      // back (a write that must wait for 'drain') and once it has the whole body and owes an answer.
-      // Not the upload (a large encrypted upload over a slow link is not cut off at 120 s), and not
-      // a client that pauses: that is limits.bodyTimeoutMs's (it got 504 UpstreamTimeout here)
-      // (one timer per request, re-armed with refresh(): a fast upload waits for 'drain' thousands of times)
-      let timer: NodeJS.Timeout | undefined;
-      let waiting = false;
-      let answered = false; // an early answer (an error before the body was all sent) ends the watch
-      const wait = () => {
-        if (answered) return;
-        waiting = true;
-        if (timer) timer.refresh(); else timer = setTimeout(() => { if (waiting) req.destroy(new GatewayError('UpstreamTimeout')); }, this.upstream.timeoutMs);
-      };
-      const taken = () => { waiting = false; };
-      const write = req.write.bind(req) as (...a: unknown[]) => boolean;
-      req.write = ((...a: unknown[]) => { const more = write(...a); if (more) taken(); else wait(); return more; }) as typeof req.write;
-      req.on('drain', taken);
-      req.once('finish', wait); // the whole request is out: now the answer is owed
-      req.once('response', () => { answered = true; taken(); clearTimeout(timer); });
-      // and until the connection is up: an upstream that never accepts is waited on too. A streamed
-      // body then waits for its client, which is not the upstream's doing
-      wait();
-      const streamed = call.body !== undefined && !Buffer.isBuffer(call.body);
-      if (streamed) {
-        const connected = () => { if (!req.writableNeedDrain) taken(); };
+      // upstream.timeoutMs: only while the upstream is waited on (upstream-wait.ts), from the start
+      // until its connection is up; a streamed body then waits for its client, not for the upstream
+      const wait = new UpstreamWait(req, this.upstream.timeoutMs);
+      wait.wait();
+      if (call.body !== undefined && !Buffer.isBuffer(call.body)) {
+        const connected = () => { if (!req.writableNeedDrain) wait.taken(); };
         req.once('socket', (s) => { if (s.connecting) s.once('connect', connected); else connected(); });
+        const write = req.write.bind(req) as (...a: unknown[]) => boolean;
+        req.write = ((...a: unknown[]) => { const more = write(...a); wait.wrote(); return more; }) as typeof req.write;
       }
-      req.once('error', (e) => { answered = true; taken(); clearTimeout(timer); reject(e instanceof GatewayError ? e : new GatewayError('UpstreamUnreachable', { cause: e })); });
+      req.once('response', () => wait.end());
+      req.once('error', (e) => { wait.end(); reject(e instanceof GatewayError ? e : new GatewayError('UpstreamUnreachable', { cause: e })); });
       if (call.body === undefined || Buffer.isBuffer(call.body)) req.end(call.body);
       else if (typeof call.body === 'function') call.body(req);
       else {
